@@ -1,0 +1,1 @@
+"""ordersync: marketplace order sync into Postgres."""
