@@ -1,0 +1,18 @@
+"""All ORM models, imported here so that metadata (and Alembic) sees every table."""
+
+from app.models.base import Base
+from app.models.external_event import EventState, ExternalEvent
+from app.models.marketplace_account import MarketplaceAccount
+from app.models.order import Order
+from app.models.order_item import OrderItem
+from app.models.order_item_status_change import OrderItemStatusChange
+
+__all__ = [
+    "Base",
+    "EventState",
+    "ExternalEvent",
+    "MarketplaceAccount",
+    "Order",
+    "OrderItem",
+    "OrderItemStatusChange",
+]

@@ -1,0 +1,160 @@
+"""Configuration from environment variables (and an optional ``.env`` file).
+
+The variable names are the ones operators know from the README (``DATABASE_URL``,
+``LAZADA_APP_KEY``...), so there is no prefix on them; tunables of our own start with
+``ORDERSYNC_``.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LAZADA_COUNTRIES = ("sg", "my", "vn", "th", "ph", "id")
+
+
+class DatabaseSettings(BaseSettings):
+    """What every command needs: where the database is."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    database_url: str | None = Field(
+        default=None,
+        description="Postgres URL. Unset: an embedded Postgres (pgserver) under ORDERSYNC_DATA_DIR.",
+    )
+    data_dir: Path = Field(
+        default=Path(".ordersync"),
+        validation_alias=AliasChoices("ORDERSYNC_DATA_DIR"),
+        description="Where the embedded Postgres keeps its data.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", validation_alias=AliasChoices("ORDERSYNC_LOG_LEVEL")
+    )
+    log_json: bool = Field(default=False, validation_alias=AliasChoices("ORDERSYNC_LOG_JSON"))
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if not value.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+
+class Settings(DatabaseSettings):
+    """Everything the API and the worker need."""
+
+    lazada_app_key: str = Field(min_length=1)
+    lazada_app_secret: SecretStr
+    lazada_api_base: str | None = Field(
+        default=None, description="Overrides every country gateway, e.g. a sandbox's /rest URL."
+    )
+    lazada_auth_base: str = Field(
+        default="https://auth.lazada.com/rest", description="Gateway for token refresh."
+    )
+    api_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        validation_alias=AliasChoices("ORDERSYNC_API_TOKENS"),
+        description="Comma-separated bearer tokens allowed to call /v1.",
+    )
+    worker_concurrency: int = Field(
+        default=8, ge=1, le=256, validation_alias=AliasChoices("ORDERSYNC_WORKER_CONCURRENCY")
+    )
+    sync_max_attempts: int = Field(
+        default=6, ge=1, le=50, validation_alias=AliasChoices("ORDERSYNC_SYNC_MAX_ATTEMPTS")
+    )
+    retry_base_delay: float = Field(
+        default=2.0, gt=0, le=600, validation_alias=AliasChoices("ORDERSYNC_RETRY_BASE_DELAY")
+    )
+    retry_max_delay: float = Field(
+        default=300.0, gt=0, validation_alias=AliasChoices("ORDERSYNC_RETRY_MAX_DELAY")
+    )
+    job_heartbeat_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias=AliasChoices("ORDERSYNC_JOB_HEARTBEAT_TIMEOUT"),
+        description="A picked job whose worker has been silent this long is run again.",
+    )
+    http_timeout: float = Field(
+        default=10.0, gt=0, validation_alias=AliasChoices("ORDERSYNC_HTTP_TIMEOUT")
+    )
+    webhook_max_body: int = Field(
+        default=64 * 1024, ge=1024, validation_alias=AliasChoices("ORDERSYNC_WEBHOOK_MAX_BODY")
+    )
+
+    @field_validator("lazada_api_base", "lazada_auth_base")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s):// URL")
+        return value.rstrip("/")
+
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: object) -> object:
+        if isinstance(value, str):
+            tokens = [part.strip() for part in value.split(",") if part.strip()]
+            if not tokens:
+                raise ValueError("needs at least one token")
+            return tokens
+        return value
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _long_enough(cls, value: list[SecretStr]) -> list[SecretStr]:
+        if not value:
+            raise ValueError("needs at least one token")
+        if any(len(token.get_secret_value()) < 8 for token in value):
+            raise ValueError("each token needs at least 8 characters")
+        return value
+
+    @cached_property
+    def api_token_values(self) -> frozenset[str]:
+        return frozenset(token.get_secret_value() for token in self.api_tokens)
+
+
+_ENV_NAMES = {
+    "database_url": "DATABASE_URL",
+    "lazada_app_key": "LAZADA_APP_KEY",
+    "lazada_app_secret": "LAZADA_APP_SECRET",
+    "lazada_api_base": "LAZADA_API_BASE",
+    "lazada_auth_base": "LAZADA_AUTH_BASE",
+    "api_tokens": "ORDERSYNC_API_TOKENS",
+}
+
+
+class ConfigError(Exception):
+    """Configuration is missing or malformed; the message is safe to print (no values)."""
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per bad variable, naming it and the problem but never echoing its value."""
+    lines = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else "?"
+        name = field if field.isupper() else _ENV_NAMES.get(field, field.upper())
+        problem = "is required" if item["type"] == "missing" else item["msg"]
+        lines.append(f"  {name}: {problem}")
+    return "Invalid configuration:\n" + "\n".join(lines)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()  # type: ignore[call-arg,unused-ignore]
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def load_database_settings() -> DatabaseSettings:
+    try:
+        return DatabaseSettings()
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None

@@ -1,0 +1,39 @@
+"""Shared HTTP plumbing for marketplace clients: one tuned client, one backoff formula."""
+
+from __future__ import annotations
+
+import random
+
+import httpx
+
+USER_AGENT = "ordersync/0.1 (+https://github.com/ordersync/ordersync)"
+
+
+def new_http_client(*, timeout: float = 10.0, max_connections: int = 50) -> httpx.AsyncClient:
+    """The one ``httpx.AsyncClient`` a process shares across marketplace clients."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
+        headers={"User-Agent": USER_AGENT},
+    )
+
+
+def backoff_delay(
+    attempt: int,
+    *,
+    base: float,
+    cap: float,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Seconds to wait before retry number ``attempt`` (1-based): full-jitter exponential.
+
+    Full jitter (a uniform draw up to the exponential ceiling) spreads a burst of failing jobs
+    over the whole window, so that a mega-sale retry storm does not hit the marketplace in
+    lockstep. A marketplace's ``Retry-After`` is a floor, capped like the rest.
+    """
+    ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
+    delay = (rng or random).uniform(base / 2, ceiling) if ceiling > base / 2 else ceiling
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return min(delay, cap)

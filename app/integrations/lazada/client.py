@@ -1,0 +1,153 @@
+"""``LazadaClient``: one method per Lazada API we call, typed answers, one error mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import orjson
+
+from app.integrations import errors
+from app.integrations.base import FetchedOrder
+from app.integrations.lazada.auth import LazadaSigner
+from app.integrations.lazada.schemas import LazadaOrder, LazadaOrderItem, LazadaToken, to_domain
+
+MARKETPLACE = "lazada"
+
+GATEWAYS = {
+    "sg": "https://api.lazada.sg/rest",
+    "th": "https://api.lazada.co.th/rest",
+    "my": "https://api.lazada.com.my/rest",
+    "vn": "https://api.lazada.vn/rest",
+    "ph": "https://api.lazada.com.ph/rest",
+    "id": "https://api.lazada.co.id/rest",
+}
+AUTH_GATEWAY = "https://auth.lazada.com/rest"
+
+# Codes that mean "slow down" (lazada.md §5: 901 is documented, the rest seen in the field).
+_THROTTLE_CODES = {"ApiCallLimit", "901", "IopSystemFlowlimit", "ServiceCurrentlimit"}
+_UNAVAILABLE_CODES = {"ServiceTimeout", "ServiceUnavailable", "6", "InternalError"}
+_AUTH_CODES = {"IncompleteSignature", "APP_KEY_INVALID", "InvalidAppKey", "SellerNotVerified"}
+_NOT_FOUND_CODES = {"16", "122"}
+
+
+def raise_for_lazada(response: httpx.Response) -> dict[str, Any]:
+    """The body of a successful answer, or the matching ``MarketplaceError``.
+
+    Lazada reports errors inside HTTP 200 bodies (``code`` other than ``"0"``), so the status
+    line alone says little; this is the one place that reads both.
+    """
+    retry_after = _retry_after(response)
+    if response.status_code == 429:
+        raise errors.RateLimited("HTTP 429", marketplace=MARKETPLACE, retry_after=retry_after)
+    if response.status_code >= 500:
+        raise errors.MarketplaceUnavailable(
+            f"HTTP {response.status_code}", marketplace=MARKETPLACE, retry_after=retry_after
+        )
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        raise errors.MarketplaceUnavailable(
+            f"unreadable answer (HTTP {response.status_code})", marketplace=MARKETPLACE
+        ) from None
+    if not isinstance(body, dict):
+        raise errors.MarketplaceUnavailable("answer is not an object", marketplace=MARKETPLACE)
+    code = str(body.get("code", "0"))
+    if code == "0":
+        return body
+    message = str(body.get("message") or body.get("msg") or code)
+    kind: type[errors.MarketplaceError]
+    if code == "IllegalAccessToken":
+        kind = errors.AccessTokenInvalid
+    elif code in {"IllegalRefreshToken", "AUTH_TYPE_UNSUPPORTED"}:
+        kind = errors.RefreshTokenInvalid
+    elif code in _THROTTLE_CODES or "limit" in code.lower():
+        kind = errors.RateLimited
+    elif code in _UNAVAILABLE_CODES or body.get("type") == "SYSTEM":
+        kind = errors.MarketplaceUnavailable
+    elif code in _AUTH_CODES:
+        kind = errors.AuthError
+    elif code in _NOT_FOUND_CODES:
+        kind = errors.RemoteNotFound
+    else:
+        kind = errors.Rejected
+    raise kind(message, marketplace=MARKETPLACE, code=code, retry_after=retry_after)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+class LazadaClient:
+    """Calls one seller's Lazada APIs through a shared ``httpx.AsyncClient``."""
+
+    marketplace = MARKETPLACE
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        app_key: str,
+        app_secret: str,
+        country: str,
+        access_token: str | None = None,
+        api_base: str | None = None,
+        auth_base: str | None = None,
+    ) -> None:
+        self._http = http
+        self._app_key = app_key
+        self._app_secret = app_secret
+        self._access_token = access_token
+        self._api_base = (api_base or GATEWAYS[country]).rstrip("/")
+        self._auth_base = (auth_base or AUTH_GATEWAY).rstrip("/")
+
+    async def _call(
+        self, base: str, api_path: str, params: dict[str, str], *, signed_token: bool = True
+    ) -> dict[str, Any]:
+        auth = LazadaSigner(
+            app_key=self._app_key,
+            app_secret=self._app_secret,
+            access_token=self._access_token if signed_token else None,
+            api_prefix=httpx.URL(base).path,
+        )
+        try:
+            response = await self._http.get(base + api_path, params=params, auth=auth)
+        except httpx.TimeoutException as exc:
+            raise errors.MarketplaceTimeout(
+                f"{api_path} timed out", marketplace=MARKETPLACE
+            ) from exc
+        except httpx.TransportError as exc:
+            raise errors.MarketplaceConnectionError(
+                f"{api_path}: {type(exc).__name__}", marketplace=MARKETPLACE
+            ) from exc
+        return raise_for_lazada(response)
+
+    async def get_order(self, order_id: str) -> tuple[LazadaOrder, dict[str, Any]]:
+        body = await self._call(self._api_base, "/order/get", {"order_id": order_id})
+        raw = body.get("data") or {}
+        return LazadaOrder.model_validate(raw), raw
+
+    async def get_order_items(
+        self, order_id: str
+    ) -> tuple[list[LazadaOrderItem], list[dict[str, Any]]]:
+        body = await self._call(self._api_base, "/order/items/get", {"order_id": order_id})
+        raw = body.get("data") or []
+        return [LazadaOrderItem.model_validate(item) for item in raw], raw
+
+    async def fetch_order(self, order_id: str) -> FetchedOrder:
+        order, raw_order = await self.get_order(order_id)
+        items, raw_items = await self.get_order_items(order_id)
+        return to_domain(order, items, raw_order, raw_items)
+
+    async def refresh_access_token(self, refresh_token: str) -> LazadaToken:
+        body = await self._call(
+            self._auth_base,
+            "/auth/token/refresh",
+            {"refresh_token": refresh_token},
+            signed_token=False,
+        )
+        return LazadaToken.model_validate(body)

@@ -1,0 +1,52 @@
+"""structlog set-up: dotted event names with keyword fields, JSON in production.
+
+Secrets never reach a log line: loggers are given ids, never tokens or bodies' signatures, and
+``redact`` scrubs the few keys that could carry one should someone log a whole mapping.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+SECRET_KEYS = frozenset(
+    {"access_token", "refresh_token", "authorization", "app_secret", "secret", "sign", "token"}
+)
+
+Logger = structlog.stdlib.BoundLogger
+
+
+def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in list(event_dict):
+        if key.lower() in SECRET_KEYS:
+            event_dict[key] = "***"
+    return event_dict
+
+
+def configure_logging(*, level: str = "info", json: bool = False) -> None:
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(name)s %(message)s")
+    # Third-party chatter (httpx logs every URL, which for Lazada includes the access token).
+    for noisy in ("httpx", "httpcore", "uvicorn.access", "pgqueuer"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
