@@ -20,7 +20,9 @@ LAZADA_COUNTRIES = ("sg", "my", "vn", "th", "ph", "id")
 class DatabaseSettings(BaseSettings):
     """What every command needs: where the database is."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     database_url: str | None = Field(
         default=None,
@@ -79,6 +81,18 @@ class Settings(DatabaseSettings):
         gt=0,
         validation_alias=AliasChoices("ORDERSYNC_JOB_HEARTBEAT_TIMEOUT"),
         description="A picked job whose worker has been silent this long is run again.",
+    )
+    sweep_interval: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias=AliasChoices("ORDERSYNC_SWEEP_INTERVAL"),
+        description="How often the worker looks for pushes whose work never got queued.",
+    )
+    sweep_age: float = Field(
+        default=120.0,
+        gt=0,
+        validation_alias=AliasChoices("ORDERSYNC_SWEEP_AGE"),
+        description="How long a push may wait before the sweeper queues its work again.",
     )
     http_timeout: float = Field(
         default=10.0, gt=0, validation_alias=AliasChoices("ORDERSYNC_HTTP_TIMEOUT")

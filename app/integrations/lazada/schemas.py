@@ -13,6 +13,8 @@ from app.integrations.base import FetchedItem, FetchedOrder
 
 
 def _to_str(value: Any) -> Any:
+    if value == "":
+        return None  # Lazada sends "" for "not set"
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float | Decimal):

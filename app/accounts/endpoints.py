@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Query
+
+from app.accounts.schemas import Account, AccountCreate
+from app.accounts.service import AccountExists, AccountNotFound
+from app.accounts.service import account as account_service
+from app.db import SessionDep
+
+router = APIRouter(prefix="/accounts", tags=["accounts"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=Account,
+    summary="Connect a seller",
+    responses={409: AccountExists.schema()},
+)
+async def create_account(data: AccountCreate, session: SessionDep) -> Account:
+    return Account.model_validate(await account_service.create(session, data))
+
+
+@router.get("", response_model=list[Account], summary="List connected sellers")
+async def list_accounts(
+    session: SessionDep,
+    needs_reauth: bool | None = Query(
+        default=None, description="Only accounts that need (or do not need) re-authorisation."
+    ),
+) -> list[Account]:
+    accounts = await account_service.list(session, needs_reauth=needs_reauth)
+    return [Account.model_validate(a) for a in accounts]
+
+
+@router.get(
+    "/{account_id}",
+    response_model=Account,
+    summary="Get one seller connection",
+    responses={404: AccountNotFound.schema()},
+)
+async def get_account(account_id: uuid.UUID, session: SessionDep) -> Account:
+    return Account.model_validate(await account_service.get(session, account_id))

@@ -1,0 +1,21 @@
+"""The /v1 API: every route here needs a bearer token."""
+
+from fastapi import APIRouter, Depends
+
+from app.accounts.endpoints import router as accounts_router
+from app.auth import require_api_token
+from app.exceptions import Unauthorized
+from app.external_events.endpoints import router as events_router
+from app.orders.endpoints import router as orders_router
+
+router = APIRouter(
+    prefix="/v1",
+    dependencies=[Depends(require_api_token)],
+    responses={401: Unauthorized.schema()},
+)
+# /v1/accounts
+router.include_router(accounts_router)
+# /v1/orders, /v1/accounts/{id}/orders/{order_id}
+router.include_router(orders_router)
+# /v1/webhook-events
+router.include_router(events_router)

@@ -1,0 +1,151 @@
+"""The ``ordersync`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import Annotated
+
+import typer
+
+from app.config import ConfigError, Settings, load_database_settings, load_settings
+from app.logging import configure_logging
+
+cli = typer.Typer(
+    help="Marketplace order sync: webhooks in, orders in Postgres, one REST API out.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    return typer.Exit(code=2)
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise _fail(f"{exc}\nSee README.md, 'Configuration'.") from None
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    return settings
+
+
+def _database_url(settings: Settings | None = None) -> str:
+    from app.db import resolve_database_url
+
+    base = settings or load_database_settings()
+    if not base.database_url:
+        typer.echo(f"DATABASE_URL is not set: starting an embedded Postgres in {base.data_dir}/")
+    return resolve_database_url(base)
+
+
+def _migrate(database_url: str) -> None:
+    from app.migrate import upgrade
+
+    typer.echo("Applying database migrations...")
+    upgrade(database_url)
+    typer.echo("Database schema is up to date.")
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema up to date (Alembic upgrade head)."""
+    try:
+        settings = load_database_settings()
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    _migrate(_database_url())
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for the API and webhooks.")] = 8000,
+    worker: Annotated[bool, typer.Option(help="Run the background worker in this process.")] = True,
+    api: Annotated[bool, typer.Option(help="Serve the HTTP API in this process.")] = True,
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Apply migrations before starting.")
+    ] = True,
+) -> None:
+    """Run the API (with webhooks and /docs) and the worker."""
+    if not (api or worker):
+        raise _fail("Nothing to run: --no-api and --no-worker together.")
+    settings = _settings()
+    database_url = _database_url(settings)
+    if migrate_first:
+        _migrate(database_url)
+    if not api:
+        asyncio.run(_run_worker(settings, database_url))
+        return
+    import uvicorn
+
+    from app.main import create_app
+
+    typer.echo(f"ordersync on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    application = create_app(settings, database_url, with_worker=worker)
+    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+
+
+async def _run_worker(settings: Settings, database_url: str) -> None:
+    from app.db import create_engine, create_sessionmaker
+    from app.integrations.http import new_http_client
+    from app.worker.context import WorkerContext
+    from app.worker.runner import run_worker
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    engine = create_engine(database_url, process_name="ordersync-worker", pool_size=10)
+    http = new_http_client(timeout=settings.http_timeout)
+    try:
+        ctx = WorkerContext(settings, create_sessionmaker(engine), http)
+        await run_worker(ctx, database_url, stop)
+    finally:
+        await http.aclose()
+        await engine.dispose()
+
+
+@cli.command()
+def worker() -> None:
+    """Run only the background worker (as many as you like, against one database)."""
+    settings = _settings()
+    asyncio.run(_run_worker(settings, _database_url(settings)))
+
+
+@cli.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port; Lazada's API is under /rest.")] = 9000,
+    app_key: Annotated[
+        str | None, typer.Option(help="App key pushes are signed with [env: LAZADA_APP_KEY].")
+    ] = None,
+    app_secret: Annotated[
+        str | None, typer.Option(help="App secret [env: LAZADA_APP_SECRET].")
+    ] = None,
+    webhook_url: Annotated[
+        str, typer.Option(help="Where the sandbox sends its pushes.")
+    ] = "http://127.0.0.1:8000/webhooks/lazada",
+) -> None:
+    """Run a stand-in for Lazada's Open Platform (REST API, pushes, fault knobs)."""
+    import uvicorn
+
+    from app.sandbox.lazada.app import create_lazada_sandbox
+
+    key = app_key or os.environ.get("LAZADA_APP_KEY")
+    secret = app_secret or os.environ.get("LAZADA_APP_SECRET")
+    if not key or not secret:
+        raise _fail("The sandbox needs --app-key and --app-secret (or LAZADA_APP_KEY/SECRET).")
+    configure_logging()
+    typer.echo(f"Lazada sandbox on http://{host}:{port}/rest, control API under /_sandbox")
+    typer.echo(f"Pushes go to {webhook_url}")
+    application = create_lazada_sandbox(app_key=key, app_secret=secret, webhook_url=webhook_url)
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+def main() -> None:
+    cli()

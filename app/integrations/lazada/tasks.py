@@ -1,0 +1,113 @@
+"""Worker jobs for Lazada: sync one order, refresh one account's token."""
+
+from __future__ import annotations
+
+import uuid
+
+import orjson
+import structlog
+from pgqueuer import QueueManager
+from pgqueuer.models import Job
+from sqlalchemy import func, select
+
+from app.db import transaction
+from app.external_events.repository import ExternalEventRepository
+from app.integrations.lazada.jobs import REFRESH_TOKEN, SYNC_ORDER
+from app.integrations.lazada.push import SYNC_TYPES, TOKEN_EXPIRING
+from app.integrations.lazada.tokens import load_account, refresh_access_token, with_fresh_token
+from app.models import EventState
+from app.orders.service import order as order_service
+from app.worker.context import WorkerContext
+from app.worker.retry import run_with_retries
+
+log = structlog.get_logger(__name__)
+
+SYNC_SOURCE = "lazada.sync"
+
+
+async def sync_order(ctx: WorkerContext, account_id: uuid.UUID, order_id: str) -> None:
+    """Fetch the order and its items, store them, and close the pushes this fetch covers."""
+    async with transaction(ctx.sessionmaker) as session:
+        # Database time, the clock that stamped the pushes' received_at.
+        started = (await session.execute(select(func.clock_timestamp()))).scalar_one()
+    account = await load_account(ctx, account_id)
+    fetched = await with_fresh_token(ctx, account, lambda client: client.fetch_order(order_id))
+    async with transaction(ctx.sessionmaker) as session:
+        result = await order_service.apply_fetched(
+            session, account_id, fetched, source=SYNC_SOURCE
+        )
+        closed = await ExternalEventRepository.from_session(session).mark_order_processed(
+            account_id=account_id, external_order_id=order_id, received_before=started
+        )
+    log.info(
+        "lazada.order.synced",
+        account_id=str(account_id),
+        order_id=order_id,
+        created=result.created,
+        status_changes=result.status_changes,
+        stale_items=result.stale_items,
+        events_closed=closed,
+    )
+
+
+def register(qm: QueueManager, ctx: WorkerContext) -> None:
+    settings = ctx.settings
+
+    async def record(account_id: uuid.UUID, order_id: str | None, state: EventState, error: str,
+                     types: frozenset[int]) -> None:
+        async with transaction(ctx.sessionmaker) as session:
+            await ExternalEventRepository.from_session(session).mark_pending(
+                account_id=account_id,
+                external_order_id=order_id,
+                new_state=state,
+                error=error,
+                message_types=sorted(types),
+            )
+
+    @qm.entrypoint(SYNC_ORDER, on_failure="hold")
+    async def sync_order_job(job: Job) -> None:
+        payload = orjson.loads(job.payload or b"{}")
+        account_id = uuid.UUID(payload["account_id"])
+        order_id = str(payload["order_id"])
+
+        async def on_retry(reason: str) -> None:
+            await record(account_id, order_id, EventState.pending, reason, SYNC_TYPES)
+
+        async def on_give_up(reason: str) -> None:
+            await record(account_id, order_id, EventState.failed, reason, SYNC_TYPES)
+
+        await run_with_retries(
+            job,
+            lambda: sync_order(ctx, account_id, order_id),
+            max_attempts=settings.sync_max_attempts,
+            base_delay=settings.retry_base_delay,
+            max_delay=settings.retry_max_delay,
+            on_retry=on_retry,
+            on_give_up=on_give_up,
+        )
+
+    @qm.entrypoint(REFRESH_TOKEN, on_failure="hold")
+    async def refresh_token_job(job: Job) -> None:
+        payload = orjson.loads(job.payload or b"{}")
+        account_id = uuid.UUID(payload["account_id"])
+        types = frozenset({TOKEN_EXPIRING})
+
+        async def work() -> None:
+            await refresh_access_token(ctx, account_id)
+            await record(account_id, None, EventState.processed, "", types)
+
+        async def on_retry(reason: str) -> None:
+            await record(account_id, None, EventState.pending, reason, types)
+
+        async def on_give_up(reason: str) -> None:
+            await record(account_id, None, EventState.failed, reason, types)
+
+        await run_with_retries(
+            job,
+            work,
+            max_attempts=settings.sync_max_attempts,
+            base_delay=settings.retry_base_delay,
+            max_delay=settings.retry_max_delay,
+            on_retry=on_retry,
+            on_give_up=on_give_up,
+        )

@@ -1,0 +1,75 @@
+"""``create_app()``: the FastAPI application, optionally with the worker in the same process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from app.api import router as api_router
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker
+from app.exception_handlers import add_exception_handlers, problem
+from app.integrations.http import new_http_client
+from app.integrations.lazada.endpoints import router as lazada_webhook_router
+from app.worker.context import WorkerContext
+from app.worker.runner import run_worker
+
+DESCRIPTION = """
+ordersync keeps sellers' marketplace orders in Postgres and lets internal services read them.
+
+* **Webhooks** (`/webhooks/...`) take marketplace pushes: verified, stored, acknowledged at once.
+* **API** (`/v1/...`) needs `Authorization: Bearer <token>`. Errors are RFC 9457
+  `application/problem+json` with a stable `code`.
+"""
+
+
+def create_app(settings: Settings, database_url: str, *, with_worker: bool = False) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(database_url, process_name="ordersync-api")
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        http = new_http_client(timeout=settings.http_timeout)
+        stop = asyncio.Event()
+        worker: asyncio.Task[None] | None = None
+        if with_worker:
+            ctx = WorkerContext(settings, app.state.sessionmaker, http)
+            worker = asyncio.create_task(run_worker(ctx, database_url, stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker is not None:
+                await asyncio.gather(worker, return_exceptions=True)
+            await http.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="ordersync",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    add_exception_handlers(app)
+    app.include_router(lazada_webhook_router)
+    app.include_router(api_router)
+
+    @app.get("/healthz", tags=["health"], summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="The database answers")
+    async def readyz() -> object:
+        try:
+            async with app.state.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            return problem(503, "database_unavailable", "Database unavailable", "SELECT 1 failed")
+        return {"status": "ready"}
+
+    return app

@@ -1,0 +1,70 @@
+"""Enqueueing jobs inside the caller's transaction, so that jobs commit or vanish with the rows
+that cause them. PgQueuer runs its SQL on the very asyncpg connection our session holds.
+
+Coalescing: a job's dedupe key is taken while it is queued *or running*. A push that arrives
+while the job for its order is queued needs nothing (the job has not fetched yet, so it will see
+the new status). One that arrives while the job runs may describe a change the job's fetch
+missed, so it queues a single follow-up under a second key. Five pushes for a five-item order
+therefore cause one fetch, and no status change is lost to coalescing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+from pgqueuer.db import AsyncpgDriver
+from pgqueuer.queries import Queries
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+FOLLOW_UP_SUFFIX = ":follow-up"
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    job_id: int | None  # None: an equivalent job was already waiting
+    follow_up: bool = False
+
+
+async def _queries(session: AsyncSession) -> Queries:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver_connection = raw.driver_connection
+    assert driver_connection is not None
+    return Queries(AsyncpgDriver(driver_connection))
+
+
+async def _active_status(session: AsyncSession, dedupe_key: str) -> str | None:
+    result = await session.execute(
+        text(
+            "SELECT status::text FROM pgqueuer WHERE dedupe_key = :key "
+            "AND status IN ('queued', 'picked') LIMIT 1"
+        ),
+        {"key": dedupe_key},
+    )
+    return result.scalar_one_or_none()
+
+
+async def enqueue_coalesced(
+    session: AsyncSession, entrypoint: str, payload: dict[str, object], dedupe_key: str
+) -> Enqueued:
+    """Queue ``entrypoint`` unless an equivalent job is already waiting to start."""
+    queries = await _queries(session)
+    body = orjson.dumps(payload)
+    for _ in range(3):
+        (job_id,) = await queries.enqueue(
+            entrypoint, body, dedupe_key=dedupe_key, on_conflict="skip"
+        )
+        if job_id is not None:
+            return Enqueued(int(job_id))
+        status = await _active_status(session, dedupe_key)
+        if status == "queued":
+            return Enqueued(None)
+        if status == "picked":
+            (follow_up,) = await queries.enqueue(
+                entrypoint, body, dedupe_key=dedupe_key + FOLLOW_UP_SUFFIX, on_conflict="skip"
+            )
+            return Enqueued(int(follow_up) if follow_up is not None else None, follow_up=True)
+        # The job finished between our insert and our look: try again, its key is free now.
+    raise RuntimeError(f"could not enqueue {entrypoint} under {dedupe_key}")
