@@ -26,7 +26,7 @@ class DatabaseSettings(BaseSettings):
 
     database_url: str | None = Field(
         default=None,
-        description="Postgres URL. Unset: an embedded Postgres (pgserver) under ORDERSYNC_DATA_DIR.",
+        description="Postgres URL. Unset: an embedded Postgres under ORDERSYNC_DATA_DIR.",
     )
     data_dir: Path = Field(
         default=Path(".ordersync"),

@@ -18,7 +18,9 @@ class AccountRepository:
     def from_session(cls, session: AsyncSession) -> AccountRepository:
         return cls(session)
 
-    async def get(self, account_id: uuid.UUID, *, for_update: bool = False) -> MarketplaceAccount | None:
+    async def get(
+        self, account_id: uuid.UUID, *, for_update: bool = False
+    ) -> MarketplaceAccount | None:
         statement = select(MarketplaceAccount).where(MarketplaceAccount.id == account_id)
         if for_update:
             statement = statement.with_for_update()

@@ -57,4 +57,3 @@ async def get_event(event_id: int, session: SessionDep) -> WebhookEvent:
 )
 async def replay_event(event_id: int, session: SessionDep) -> WebhookEvent:
     return WebhookEvent.model_validate(await external_event_service.replay(session, event_id))
-

@@ -33,9 +33,7 @@ class OrderRepository:
             Order.account_id == account_id, Order.external_order_id == external_order_id
         )
         if with_history:
-            statement = statement.options(
-                selectinload(Order.items).selectinload(OrderItem.history)
-            )
+            statement = statement.options(selectinload(Order.items).selectinload(OrderItem.history))
         elif with_items:
             statement = statement.options(selectinload(Order.items))
         return (await self.session.scalars(statement)).one_or_none()

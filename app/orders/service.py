@@ -139,7 +139,9 @@ class OrderService:
                 order.items.append(item)
                 repository.add(self._change(item, None, report, source))
                 changes += 1
-            elif is_newer(report.status, report.status_updated_at, item.status, item.status_updated_at):
+            elif is_newer(
+                report.status, report.status_updated_at, item.status, item.status_updated_at
+            ):
                 if report.status != item.status:
                     repository.add(self._change(item, item.status, report, source))
                     changes += 1

@@ -51,9 +51,7 @@ class MalformedJson(MalformedPush):
 
 class WebhookAck(BaseModel):
     status: str = Field(examples=["accepted"], description="`accepted` or `duplicate`.")
-    event_id: int | None = Field(
-        default=None, description="The inbox id (absent for duplicates)."
-    )
+    event_id: int | None = Field(default=None, description="The inbox id (absent for duplicates).")
     state: str | None = Field(
         default=None, examples=["pending"], description="pending, ignored or unroutable."
     )
@@ -111,5 +109,7 @@ async def lazada_webhook(request: Request) -> WebhookAck:
     if result.duplicate:
         return WebhookAck(status="duplicate")
     return WebhookAck(
-        status="accepted", event_id=result.event_id, state=result.state.value if result.state else None
+        status="accepted",
+        event_id=result.event_id,
+        state=result.state.value if result.state else None,
     )

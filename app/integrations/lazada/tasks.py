@@ -33,9 +33,7 @@ async def sync_order(ctx: WorkerContext, account_id: uuid.UUID, order_id: str) -
     account = await load_account(ctx, account_id)
     fetched = await with_fresh_token(ctx, account, lambda client: client.fetch_order(order_id))
     async with transaction(ctx.sessionmaker) as session:
-        result = await order_service.apply_fetched(
-            session, account_id, fetched, source=SYNC_SOURCE
-        )
+        result = await order_service.apply_fetched(session, account_id, fetched, source=SYNC_SOURCE)
         closed = await ExternalEventRepository.from_session(session).mark_order_processed(
             account_id=account_id, external_order_id=order_id, received_before=started
         )
@@ -53,8 +51,13 @@ async def sync_order(ctx: WorkerContext, account_id: uuid.UUID, order_id: str) -
 def register(qm: QueueManager, ctx: WorkerContext) -> None:
     settings = ctx.settings
 
-    async def record(account_id: uuid.UUID, order_id: str | None, state: EventState, error: str,
-                     types: frozenset[int]) -> None:
+    async def record(
+        account_id: uuid.UUID,
+        order_id: str | None,
+        state: EventState,
+        error: str,
+        types: frozenset[int],
+    ) -> None:
         async with transaction(ctx.sessionmaker) as session:
             await ExternalEventRepository.from_session(session).mark_pending(
                 account_id=account_id,

@@ -76,9 +76,7 @@ async def refresh_access_token(
             if token.expires_in:
                 account.access_token_expires_at = now + timedelta(seconds=token.expires_in)
             if token.refresh_expires_in:
-                account.refresh_token_expires_at = now + timedelta(
-                    seconds=token.refresh_expires_in
-                )
+                account.refresh_token_expires_at = now + timedelta(seconds=token.refresh_expires_in)
             log.info("lazada.token.refreshed", account_id=str(account_id))
     if refused is not None:
         log.warning("lazada.token.refused", account_id=str(account_id))

@@ -1,0 +1,208 @@
+"""POST /webhooks/lazada over real HTTP, against a real Postgres."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import orjson
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.helpers import connect_seller, scalar, signed_headers, trade_push
+
+URL = "/webhooks/lazada"
+
+
+async def _count(sessionmaker: async_sessionmaker[AsyncSession], sql: str) -> int:
+    return int(await scalar(sessionmaker, sql))
+
+
+def _assert_problem(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["type"].endswith(code)
+
+
+class TestSignature:
+    async def test_good_push_is_stored_before_the_ack(
+        self,
+        anonymous: httpx.AsyncClient,
+        api: httpx.AsyncClient,
+        sandbox: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        await connect_seller(api, sandbox)
+        body = trade_push()
+        response = await anonymous.post(URL, content=body, headers=signed_headers(body))
+        assert response.status_code == 200
+        ack = response.json()
+        assert ack["status"] == "accepted"
+        assert ack["state"] == "pending"
+        stored = await scalar(
+            sessionmaker,
+            "SELECT payload::text FROM external_events WHERE id = :id",
+            id=ack["event_id"],
+        )
+        assert orjson.loads(stored) == orjson.loads(body)
+        assert await _count(sessionmaker, "SELECT count(*) FROM pgqueuer") == 1
+
+    async def test_upper_case_signature_is_accepted(
+        self, anonymous: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        body = trade_push()
+        headers = signed_headers(body)
+        headers["Authorization"] = headers["Authorization"].upper()
+        response = await anonymous.post(URL, content=body, headers=headers)
+        assert response.status_code == 200
+
+    @pytest.mark.parametrize("case", ["forged", "tampered", "missing"])
+    async def test_bad_signature_is_refused_and_not_stored(
+        self,
+        case: str,
+        anonymous: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        body = trade_push()
+        headers = signed_headers(body, secret="not-the-secret")
+        if case == "tampered":
+            headers = signed_headers(body)
+            body = body.replace(b"pending", b"canceled")
+        if case == "missing":
+            del headers["Authorization"]
+        response = await anonymous.post(URL, content=body, headers=headers)
+        _assert_problem(
+            response, 401, "missing_signature" if case == "missing" else "invalid_signature"
+        )
+        assert await _count(sessionmaker, "SELECT count(*) FROM external_events") == 0
+
+
+class TestBadInput:
+    async def test_oversized_body(
+        self, anonymous: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        body = b'{"message_type": 0, "pad": "' + b"x" * (64 * 1024) + b'"}'
+        response = await anonymous.post(URL, content=body, headers=signed_headers(body))
+        _assert_problem(response, 413, "push_too_large")
+        assert await _count(sessionmaker, "SELECT count(*) FROM external_events") == 0
+
+    async def test_oversized_body_without_content_length(
+        self, anonymous: httpx.AsyncClient
+    ) -> None:
+        body = b"x" * (70 * 1024)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(body), 8192):
+                yield body[start : start + 8192]
+
+        response = await anonymous.post(URL, content=chunks(), headers=signed_headers(body))
+        _assert_problem(response, 413, "push_too_large")
+
+    @pytest.mark.parametrize(
+        ("body", "code"),
+        [
+            (b"{not json", "malformed_json"),
+            (b'["a", "list"]', "invalid_push"),
+            (b'{"message_type": 0, "data": {"order_status": "pending"}}', "invalid_push"),
+        ],
+    )
+    async def test_malformed_signed_bodies(
+        self, body: bytes, code: str, anonymous: httpx.AsyncClient
+    ) -> None:
+        response = await anonymous.post(URL, content=body, headers=signed_headers(body))
+        _assert_problem(response, 400, code)
+
+
+class TestRouting:
+    async def test_duplicate_push_gets_200_and_no_new_work(
+        self,
+        anonymous: httpx.AsyncClient,
+        api: httpx.AsyncClient,
+        sandbox: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        await connect_seller(api, sandbox)
+        body = trade_push()
+        first = await anonymous.post(URL, content=body, headers=signed_headers(body))
+        second = await anonymous.post(URL, content=body, headers=signed_headers(body))
+        assert first.json()["status"] == "accepted"
+        assert second.status_code == 200
+        assert second.json() == {"status": "duplicate", "event_id": None, "state": None}
+        assert await _count(sessionmaker, "SELECT count(*) FROM external_events") == 1
+        assert await _count(sessionmaker, "SELECT count(*) FROM pgqueuer") == 1
+
+    async def test_five_line_pushes_queue_one_sync(
+        self,
+        anonymous: httpx.AsyncClient,
+        api: httpx.AsyncClient,
+        sandbox: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        await connect_seller(api, sandbox)
+        for line in range(5):
+            body = trade_push(line_id=f"10{line}")
+            assert (await anonymous.post(URL, content=body, headers=signed_headers(body))).json()[
+                "status"
+            ] == "accepted"
+        assert await _count(sessionmaker, "SELECT count(*) FROM external_events") == 5
+        assert await _count(sessionmaker, "SELECT count(*) FROM pgqueuer") == 1
+
+    async def test_unknown_seller_is_stored_as_unroutable_and_visible(
+        self,
+        anonymous: httpx.AsyncClient,
+        api: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        body = trade_push(seller_id="999")
+        response = await anonymous.post(URL, content=body, headers=signed_headers(body))
+        assert response.status_code == 200
+        assert response.json()["state"] == "unroutable"
+        assert await _count(sessionmaker, "SELECT count(*) FROM pgqueuer") == 0
+        listed = (await api.get("/v1/webhook-events", params={"state": "unroutable"})).json()
+        assert [e["seller_id"] for e in listed["items"]] == ["999"]
+
+    async def test_other_message_types_are_stored_and_acked(
+        self,
+        anonymous: httpx.AsyncClient,
+        api: httpx.AsyncClient,
+        sandbox: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        await connect_seller(api, sandbox)
+        body = orjson.dumps(
+            {
+                "seller_id": "200549968600",
+                "message_type": 3,
+                "data": {"item_id": 1},
+                "timestamp": 1,
+                "site": "lazada_vn",
+            }
+        )
+        response = await anonymous.post(URL, content=body, headers=signed_headers(body))
+        assert response.json()["state"] == "ignored"
+        assert await _count(sessionmaker, "SELECT count(*) FROM pgqueuer") == 0
+
+    async def test_token_alert_queues_a_refresh(
+        self,
+        anonymous: httpx.AsyncClient,
+        api: httpx.AsyncClient,
+        sandbox: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        await connect_seller(api, sandbox)
+        body = orjson.dumps(
+            {
+                "seller_id": "null",
+                "message_type": 8,
+                "data": {"app_key": "123456", "auth_expiry_time": 1, "seller_id": "200549968600"},
+                "timestamp": 1,
+                "site": "lazada_vn",
+            }
+        )
+        response = await anonymous.post(URL, content=body, headers=signed_headers(body))
+        assert response.json()["state"] == "pending"
+        entrypoint = await scalar(sessionmaker, "SELECT entrypoint FROM pgqueuer")
+        assert entrypoint == "lazada.token.refresh"
