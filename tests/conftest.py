@@ -1,7 +1,7 @@
 """Fixtures for the whole suite: real Postgres, real HTTP, no patching of our own code."""
 
 from tests.fixtures.database import (
-    _clean_tables,
+    clean_db,
     database_url,
     engine,
     session,
@@ -18,9 +18,9 @@ from tests.fixtures.services import (
 )
 
 __all__ = [
-    "_clean_tables",
     "anonymous",
     "api",
+    "clean_db",
     "database_url",
     "engine",
     "sandbox",

@@ -411,3 +411,53 @@ class TestCrash:
         assert len(order["items"]) == 3
         assert all(len(item["history"]) == 1 for item in order["items"])
         assert await scalar(sessionmaker, "SELECT count(*) FROM order_items") == 3
+
+
+class TestTokenAlertAndSweeper:
+    async def test_token_alert_push_refreshes_the_token(
+        self,
+        api: httpx.AsyncClient,
+        sandbox: httpx.AsyncClient,
+        worker: WorkerHarness,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        connected = await connect_seller(api, sandbox)
+        body = {
+            "seller_id": "null",
+            "message_type": 8,
+            "data": {"app_key": APP_KEY, "auth_expiry_time": 1893456000, "seller_id": SELLER},
+            "timestamp": 1893283200,
+            "site": "lazada_vn",
+        }
+        sent = (await sandbox.post("/_sandbox/pushes", json={"body": body})).json()
+        assert [p["status_code"] for p in sent["pushes"]] == [200]
+        await worker.start()
+        await _settled(sessionmaker)
+        assert (await sandbox_calls(sandbox))["/auth/token/refresh"] == 1
+        stored = await scalar(sessionmaker, "SELECT access_token FROM marketplace_accounts")
+        assert stored != connected["seller"]["access_token"]
+        (event,) = (await api.get("/v1/webhook-events")).json()["items"]
+        assert event["state"] == "processed"
+
+    async def test_sweeper_requeues_pushes_whose_job_was_lost(
+        self,
+        api: httpx.AsyncClient,
+        sandbox: httpx.AsyncClient,
+        worker: WorkerHarness,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        account = (await connect_seller(api, sandbox))["account"]
+        created = await _new_order(sandbox, items=2)
+        # Lose the queued job, as a restored backup or a manual cleanup would, and age the pushes.
+        async with sessionmaker() as session, session.begin():
+            from sqlalchemy import text
+
+            await session.execute(text("DELETE FROM pgqueuer"))
+            await session.execute(
+                text("UPDATE external_events SET received_at = now() - make_interval(secs => :s)"),
+                {"s": settings.sweep_age + 1},
+            )
+        await worker.start()
+        await _settled(sessionmaker)
+        await _stored_order(api, account["id"], created["order"]["order_id"])

@@ -1,0 +1,61 @@
+"""The ``ordersync`` command as an operator meets it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SECRET = "super-secret-value-123"
+
+
+def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("LAZADA_", "ORDERSYNC_"))}
+    clean.pop("DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-c", "from app.cli import main; main()", *args],
+        env={**clean, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+class TestConfiguration:
+    def test_missing_values_are_named(self, tmp_path: Path) -> None:
+        result = _run(["serve"], {}, tmp_path)
+        assert result.returncode == 2
+        for name in ("LAZADA_APP_KEY", "LAZADA_APP_SECRET", "ORDERSYNC_API_TOKENS"):
+            assert f"{name}: is required" in result.stderr
+
+    @pytest.mark.parametrize(
+        ("env", "message"),
+        [
+            ({"LAZADA_API_BASE": "ftp://nope"}, "LAZADA_API_BASE: Value error, must be an http"),
+            ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL: Value error, must be a postgresql"),
+            ({"ORDERSYNC_API_TOKENS": "short"}, "ORDERSYNC_API_TOKENS: Value error"),
+            ({"ORDERSYNC_WORKER_CONCURRENCY": "lots"}, "ORDERSYNC_WORKER_CONCURRENCY"),
+        ],
+    )
+    def test_malformed_values_are_refused_without_echo(
+        self, tmp_path: Path, env: dict[str, str], message: str
+    ) -> None:
+        base = {
+            "LAZADA_APP_KEY": "key",
+            "LAZADA_APP_SECRET": SECRET,
+            "ORDERSYNC_API_TOKENS": SECRET,
+        }
+        result = _run(["worker"], {**base, **env}, tmp_path)
+        assert result.returncode == 2
+        assert message in result.stderr
+        assert SECRET not in result.stderr + result.stdout
+
+    def test_help_lists_the_commands(self, tmp_path: Path) -> None:
+        result = _run(["--help"], {}, tmp_path)
+        assert result.returncode == 0
+        for command in ("serve", "worker", "migrate", "sandbox"):
+            assert command in result.stdout
