@@ -48,5 +48,5 @@ def configure_logging(*, level: str = "info", json: bool = False) -> None:
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(name)s %(message)s")
     # Third-party chatter (httpx logs every URL, which for Lazada includes the access token).
-    for noisy in ("httpx", "httpcore", "uvicorn.access", "pgqueuer"):
+    for noisy in ("httpx", "httpcore", "uvicorn.access", "pgqueuer", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
