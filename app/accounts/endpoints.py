@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query
 
-from app.accounts.schemas import Account, AccountCreate
+from app.accounts.schemas import ACCOUNT_EXAMPLES, Account, AccountCreate
 from app.accounts.service import AccountExists, AccountNotFound
 from app.accounts.service import account as account_service
 from app.db import SessionDep
@@ -19,7 +20,9 @@ router = APIRouter(prefix="/accounts", tags=["accounts"])
     summary="Connect a seller",
     responses={409: AccountExists.schema()},
 )
-async def create_account(data: AccountCreate, session: SessionDep) -> Account:
+async def create_account(
+    data: Annotated[AccountCreate, Body(openapi_examples=ACCOUNT_EXAMPLES)], session: SessionDep
+) -> Account:
     return Account.model_validate(await account_service.create(session, data))
 
 

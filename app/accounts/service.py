@@ -8,7 +8,11 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.repository import AccountRepository
-from app.accounts.schemas import AccountCreate
+from app.accounts.schemas import (
+    AccountCreate,
+    LazadaAccountCreate,
+    ShoplazzaAccountCreate,
+)
 from app.exceptions import Conflict, NotFound
 from app.models import MarketplaceAccount
 
@@ -25,8 +29,16 @@ class AccountNotFound(NotFound):
 
 class AccountService:
     async def create(self, session: AsyncSession, data: AccountCreate) -> MarketplaceAccount:
-        account = await AccountRepository.from_session(session).create(
-            {
+        values = self._values(data)
+        account = await AccountRepository.from_session(session).create(values)
+        if account is None:
+            raise AccountExists(f"This {data.marketplace} account is already connected.")
+        return account
+
+    @staticmethod
+    def _values(data: AccountCreate) -> dict[str, object]:
+        if isinstance(data, LazadaAccountCreate):
+            return {
                 "marketplace": data.marketplace,
                 "seller_id": data.seller_id,
                 "country": data.country,
@@ -36,12 +48,21 @@ class AccountService:
                 "refresh_token_expires_at": data.refresh_token_expires_at,
                 "needs_reauth": False,
             }
-        )
-        if account is None:
-            raise AccountExists(
-                f"{data.marketplace} seller {data.seller_id} ({data.country}) already exists."
-            )
-        return account
+        if isinstance(data, ShoplazzaAccountCreate):
+            return {
+                "marketplace": data.marketplace,
+                "seller_id": data.shop_domain,
+                "access_token": data.access_token.get_secret_value(),
+                "needs_reauth": False,
+            }
+        return {
+            "marketplace": data.marketplace,
+            "seller_id": data.seller_id,
+            "site": data.site,
+            "api_key": data.api_key.get_secret_value(),
+            "secret_key": data.secret_key.get_secret_value(),
+            "needs_reauth": False,
+        }
 
     async def get(self, session: AsyncSession, account_id: uuid.UUID) -> MarketplaceAccount:
         account = await AccountRepository.from_session(session).get(account_id)

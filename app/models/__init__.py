@@ -1,6 +1,7 @@
 """All ORM models, imported here so that metadata (and Alembic) sees every table."""
 
 from app.models.base import Base
+from app.models.cancellation import TERMINAL, Cancellation, CancellationStatus
 from app.models.external_event import EventState, ExternalEvent
 from app.models.marketplace_account import MarketplaceAccount
 from app.models.order import Order
@@ -8,7 +9,10 @@ from app.models.order_item import OrderItem
 from app.models.order_item_status_change import OrderItemStatusChange
 
 __all__ = [
+    "TERMINAL",
     "Base",
+    "Cancellation",
+    "CancellationStatus",
     "EventState",
     "ExternalEvent",
     "MarketplaceAccount",

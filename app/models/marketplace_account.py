@@ -3,24 +3,40 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, DateTime, Index, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampedMixin
 
 
 class MarketplaceAccount(TimestampedMixin, Base):
-    """A seller's connection to one marketplace, with the credentials we call it with."""
+    """A seller's connection to one marketplace, with the credentials we call it with.
+
+    Which columns are set depends on the marketplace: Lazada (``seller_id``, ``country``,
+    tokens), Shoplazza (``shop_domain`` as ``seller_id``, ``access_token``), Newegg
+    (``seller_id``, ``site``, ``api_key``, ``secret_key``).
+    """
 
     __tablename__ = "marketplace_accounts"
-    __table_args__ = (UniqueConstraint("marketplace", "seller_id", "country"),)
+    __table_args__ = (
+        Index(
+            "uq_marketplace_accounts_identity",
+            "marketplace",
+            "seller_id",
+            text("coalesce(country, site, '')"),
+            unique=True,
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     marketplace: Mapped[str] = mapped_column(String(32), nullable=False)
-    seller_id: Mapped[str] = mapped_column(String(64), nullable=False)
-    country: Mapped[str] = mapped_column(String(8), nullable=False)
-    access_token: Mapped[str] = mapped_column(Text, nullable=False)
-    refresh_token: Mapped[str] = mapped_column(Text, nullable=False)
+    seller_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    country: Mapped[str | None] = mapped_column(String(8))
+    site: Mapped[str | None] = mapped_column(String(8))
+    access_token: Mapped[str | None] = mapped_column(Text)
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    api_key: Mapped[str | None] = mapped_column(Text)
+    secret_key: Mapped[str | None] = mapped_column(Text)
     access_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     refresh_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     needs_reauth: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)

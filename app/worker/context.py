@@ -19,6 +19,8 @@ class WorkerContext:
     http: httpx.AsyncClient
 
     def lazada(self, account: MarketplaceAccount) -> LazadaClient:
+        if account.marketplace != "lazada" or account.country is None:
+            raise ValueError(f"account {account.id} is not a Lazada account")
         return LazadaClient(
             self.http,
             app_key=self.settings.lazada_app_key,

@@ -64,9 +64,11 @@ async def refresh_access_token(
         if account.needs_reauth:
             raise AccountNeedsReauth(f"account {account_id} needs re-authorisation")
         try:
+            if not account.refresh_token:
+                raise RefreshTokenInvalid("no refresh token stored", marketplace="lazada")
             token = await ctx.lazada(account).refresh_access_token(account.refresh_token)
         except RefreshTokenInvalid as exc:
-            refused = f"Lazada refused the refresh token ({exc.code})"
+            refused = f"Lazada refused the refresh token ({exc.code or exc.message})"
             account.needs_reauth = True
             account.reauth_reason = refused
         else:
