@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends
 
 from app.accounts.endpoints import router as accounts_router
 from app.auth import require_api_token
+from app.cancellations.endpoints import router as cancellations_router
 from app.exceptions import Unauthorized
 from app.external_events.endpoints import router as events_router
 from app.orders.endpoints import router as orders_router
@@ -19,3 +20,5 @@ router.include_router(accounts_router)
 router.include_router(orders_router)
 # /v1/webhook-events
 router.include_router(events_router)
+# /v1/accounts/{id}/orders/{order_id}/cancel-options, .../cancellations, /v1/cancellations/{id}
+router.include_router(cancellations_router)

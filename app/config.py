@@ -60,6 +60,12 @@ class Settings(DatabaseSettings):
     lazada_auth_base: str = Field(
         default="https://auth.lazada.com/rest", description="Gateway for token refresh."
     )
+    shoplazza_api_base: str | None = Field(
+        default=None, description="Replaces https://{shop_domain} for every shop (a sandbox)."
+    )
+    newegg_api_base: str | None = Field(
+        default=None, description="Replaces https://api.newegg.com (paths keep /marketplace)."
+    )
     api_tokens: Annotated[list[SecretStr], NoDecode] = Field(
         validation_alias=AliasChoices("ORDERSYNC_API_TOKENS"),
         description="Comma-separated bearer tokens allowed to call /v1.",
@@ -97,11 +103,30 @@ class Settings(DatabaseSettings):
     http_timeout: float = Field(
         default=10.0, gt=0, validation_alias=AliasChoices("ORDERSYNC_HTTP_TIMEOUT")
     )
+    cancel_call_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        validation_alias=AliasChoices("ORDERSYNC_CANCEL_CALL_ATTEMPTS"),
+        description="Calls to a marketplace's cancel endpoint per request, state checked between.",
+    )
+    cancel_poll_interval: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias=AliasChoices("ORDERSYNC_CANCEL_POLL_INTERVAL"),
+        description="How often a processing cancellation (Newegg SBN) is checked again.",
+    )
+    cancel_poll_max: int = Field(
+        default=1440,
+        ge=1,
+        validation_alias=AliasChoices("ORDERSYNC_CANCEL_POLL_MAX"),
+        description="Checks before a processing cancellation is given up as failed.",
+    )
     webhook_max_body: int = Field(
         default=64 * 1024, ge=1024, validation_alias=AliasChoices("ORDERSYNC_WEBHOOK_MAX_BODY")
     )
 
-    @field_validator("lazada_api_base", "lazada_auth_base")
+    @field_validator("lazada_api_base", "lazada_auth_base", "shoplazza_api_base", "newegg_api_base")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value in (None, ""):
@@ -142,6 +167,8 @@ _ENV_NAMES = {
     "lazada_api_base": "LAZADA_API_BASE",
     "lazada_auth_base": "LAZADA_AUTH_BASE",
     "api_tokens": "ORDERSYNC_API_TOKENS",
+    "shoplazza_api_base": "SHOPLAZZA_API_BASE",
+    "newegg_api_base": "NEWEGG_API_BASE",
 }
 
 

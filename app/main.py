@@ -35,10 +35,11 @@ def create_app(settings: Settings, database_url: str, *, with_worker: bool = Fal
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         http = new_http_client(timeout=settings.http_timeout)
+        ctx = WorkerContext(settings, app.state.sessionmaker, http)
+        app.state.ctx = ctx
         stop = asyncio.Event()
         worker: asyncio.Task[None] | None = None
         if with_worker:
-            ctx = WorkerContext(settings, app.state.sessionmaker, http)
             worker = asyncio.create_task(run_worker(ctx, database_url, stop))
         try:
             yield

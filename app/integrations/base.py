@@ -60,3 +60,14 @@ class MarketplaceClient(Protocol):
     async def fetch_order(self, order_id: str) -> FetchedOrder:
         """The order with all its items, as the marketplace sees it now."""
         ...
+
+
+class CancelFlowProtocol(Protocol):
+    """A marketplace's way to cancel (see ``app.cancellations``): what it would allow, and
+    doing it through a ``CancelRun`` that records every step."""
+
+    marketplace: str
+
+    async def options(self, run: Any, item_ids: list[str] | None) -> Any: ...
+
+    async def run(self, run: Any) -> Any: ...

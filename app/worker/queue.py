@@ -11,6 +11,7 @@ therefore cause one fetch, and no status change is lost to coalescing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import orjson
 from pgqueuer.db import AsyncpgDriver
@@ -47,14 +48,19 @@ async def _active_status(session: AsyncSession, dedupe_key: str) -> str | None:
 
 
 async def enqueue_coalesced(
-    session: AsyncSession, entrypoint: str, payload: dict[str, object], dedupe_key: str
+    session: AsyncSession,
+    entrypoint: str,
+    payload: dict[str, object],
+    dedupe_key: str,
+    *,
+    delay: timedelta | None = None,
 ) -> Enqueued:
     """Queue ``entrypoint`` unless an equivalent job is already waiting to start."""
     queries = await _queries(session)
     body = orjson.dumps(payload)
     for _ in range(3):
         (job_id,) = await queries.enqueue(
-            entrypoint, body, dedupe_key=dedupe_key, on_conflict="skip"
+            entrypoint, body, execute_after=delay, dedupe_key=dedupe_key, on_conflict="skip"
         )
         if job_id is not None:
             return Enqueued(int(job_id))

@@ -12,6 +12,7 @@ from pgqueuer import QueueManager
 from pgqueuer.db import AsyncpgPoolDriver
 from pgqueuer.queries import Queries
 
+from app.cancellations import tasks as cancellation_tasks
 from app.db import to_libpq_url, transaction
 from app.external_events.repository import ExternalEventRepository
 from app.integrations.lazada import tasks as lazada_tasks
@@ -64,6 +65,7 @@ async def run_worker(ctx: WorkerContext, database_url: str, stop: asyncio.Event)
     try:
         qm = QueueManager(Queries(AsyncpgPoolDriver(pool)))
         lazada_tasks.register(qm, ctx)
+        cancellation_tasks.register(qm, ctx)
         sweeper = asyncio.create_task(_sweep_forever(ctx, stop))
 
         async def stop_when_asked() -> None:

@@ -100,6 +100,22 @@ class LazadaOrderItem(_Wire):
     updated_at: When = None
 
 
+class LazadaReasonOption(_Wire):
+    reason_id: Str
+    reason_name: str
+
+
+class LazadaCancelValidation(_Wire):
+    tip_type: OptStr = None
+    tip_content: OptStr = None
+    reason_options: list[LazadaReasonOption] = Field(default_factory=list)
+
+
+class LazadaCancelResult(_Wire):
+    tip_type: OptStr = None
+    tip_content: OptStr = None
+
+
 class LazadaToken(_Wire):
     access_token: str
     refresh_token: str

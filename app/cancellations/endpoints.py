@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+
+from app.accounts.service import AccountNotFound
+from app.cancellations.errors import (
+    AlreadyCancelled,
+    CancellationNotFound,
+    IdempotencyKeyRequired,
+    IdempotencyKeyReused,
+    ItemsNotCancellable,
+    MarketplaceAuthFailed,
+    MarketplaceDown,
+    RemoteOrderNotFound,
+)
+from app.cancellations.schemas import (
+    ORDER_ID_PATTERN,
+    Cancellation,
+    CancellationCreate,
+    CancelOptions,
+)
+from app.cancellations.service import cancellation as cancellation_service
+from app.db import SessionDep
+from app.exceptions import AppError
+from app.worker.context import WorkerContext
+
+router = APIRouter(tags=["cancellations"])
+
+OrderId = Annotated[str, Path(pattern=ORDER_ID_PATTERN, examples=["446156718969495"])]
+
+
+def _ctx(request: Request) -> WorkerContext:
+    ctx: WorkerContext = request.app.state.ctx
+    return ctx
+
+
+def _refusal_docs(*errors: type[AppError]) -> dict[int | str, dict[str, object]]:
+    docs: dict[int | str, dict[str, object]] = {}
+    for error in errors:
+        entry = docs.setdefault(error.status_code, error.schema())
+        if entry is not error.schema():
+            entry["description"] = f"{entry['description']}; {error.title} (`{error.code}`)"
+    return docs
+
+
+@router.get(
+    "/accounts/{account_id}/orders/{order_id}/cancel-options",
+    response_model=CancelOptions,
+    summary="What the marketplace would allow, asked fresh",
+    description="Reads the order from the marketplace (Lazada: GetOrderItems and "
+    "OrderCancelValidate) and says whether it can be cancelled now, with which reasons, and "
+    "which other items a cancellation would take with it. Changes nothing.",
+    responses=_refusal_docs(AccountNotFound, RemoteOrderNotFound, MarketplaceAuthFailed),
+)
+async def cancel_options(
+    request: Request,
+    account_id: uuid.UUID,
+    order_id: OrderId,
+    item_ids: Annotated[
+        list[str] | None,
+        Query(description="Items to ask about (repeat, or comma-separate). Default: all."),
+    ] = None,
+) -> CancelOptions:
+    ids = [i for raw in item_ids or [] for i in raw.split(",") if i] or None
+    return await cancellation_service.options(_ctx(request), account_id, order_id, ids)
+
+
+@router.post(
+    "/accounts/{account_id}/orders/{order_id}/cancellations",
+    response_model=Cancellation,
+    status_code=201,
+    summary="Cancel an order, or some of its items",
+    description=(
+        "Runs the marketplace's own cancel flow. Send an `Idempotency-Key`: the same key with "
+        "the same body returns the first result (`Idempotent-Replayed: true`) without calling "
+        "the marketplace again; with another body it is refused (422). `201` succeeded, `202` "
+        "accepted but not final yet (`status: processing`, e.g. Newegg SBN orders); refusals "
+        "are problem+json with `cancellation_id`, `marketplace_code` and `marketplace_message`."
+    ),
+    responses={
+        200: {"description": "An earlier result, replayed", "model": Cancellation},
+        202: {"description": "Accepted; the marketplace decides later", "model": Cancellation},
+        **_refusal_docs(
+            IdempotencyKeyRequired,
+            RemoteOrderNotFound,
+            ItemsNotCancellable,
+            AlreadyCancelled,
+            IdempotencyKeyReused,
+            MarketplaceAuthFailed,
+            MarketplaceDown,
+        ),
+    },
+)
+async def create_cancellation(
+    request: Request,
+    response: Response,
+    account_id: uuid.UUID,
+    order_id: OrderId,
+    data: CancellationCreate,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", description="A unique key per logical cancel request."),
+    ] = None,
+) -> Cancellation:
+    if not idempotency_key or len(idempotency_key) > 255 or not idempotency_key.isprintable():
+        raise IdempotencyKeyRequired()
+    found, replayed = await cancellation_service.create(
+        _ctx(request), account_id, order_id, data, idempotency_key
+    )
+    if replayed:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    elif found.status == "processing":
+        response.status_code = 202
+    return Cancellation.model_validate(found)
+
+
+@router.get(
+    "/accounts/{account_id}/orders/{order_id}/cancellations",
+    response_model=list[Cancellation],
+    summary="Every cancellation of an order, newest first",
+    responses={404: AccountNotFound.schema()},
+)
+async def list_cancellations(
+    account_id: uuid.UUID, order_id: OrderId, session: SessionDep
+) -> list[Cancellation]:
+    found = await cancellation_service.list_for_order(session, account_id, order_id)
+    return [Cancellation.model_validate(c) for c in found]
+
+
+@router.get(
+    "/cancellations/{cancellation_id}",
+    response_model=Cancellation,
+    summary="One cancellation, whatever its outcome",
+    responses={404: CancellationNotFound.schema()},
+)
+async def get_cancellation(cancellation_id: uuid.UUID, session: SessionDep) -> Cancellation:
+    return Cancellation.model_validate(await cancellation_service.get(session, cancellation_id))

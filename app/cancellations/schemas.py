@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from app.kit.schemas import Schema
+
+ORDER_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$"
+
+
+class CancelReason(enum.StrEnum):
+    out_of_stock = "out_of_stock"
+    customer_request = "customer_request"
+    pricing_error = "pricing_error"
+    unable_to_fulfill = "unable_to_fulfill"
+    sourcing_delay = "sourcing_delay"
+    other = "other"
+
+
+class CancellationCreate(Schema):
+    item_ids: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Items to cancel (Lazada). Omit to cancel every item; Shoplazza and Newegg "
+        "cancel whole orders only.",
+    )
+    reason: CancelReason
+    marketplace_reason_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Use this marketplace reason instead of mapping `reason` "
+        "(a Lazada `reason_id` from cancel-options, or a Newegg code 24/72/73/74).",
+    )
+    note: str | None = Field(default=None, max_length=500)
+    allow_package_cascade: bool = Field(
+        default=False,
+        description="Lazada: cancelling a packed item cancels its whole package. Without this, "
+        "a request that would take items you did not name is refused with 409.",
+    )
+
+    @field_validator("item_ids")
+    @classmethod
+    def _clean_ids(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        for item in value:
+            if not item.isdigit() or len(item) > 20:
+                raise ValueError("item ids are the marketplace's numeric ids")
+        return list(dict.fromkeys(value))
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"item_ids": ["446156719069495"], "reason": "out_of_stock", "note": "last unit"}
+            ]
+        }
+    }
+
+
+class Step(Schema):
+    name: str = Field(examples=["lazada.cancel_validate"])
+    at: datetime
+    ok: bool
+    detail: str | None = None
+
+
+class Cancellation(Schema):
+    id: uuid.UUID
+    account_id: uuid.UUID
+    marketplace: str
+    order_id: str = Field(validation_alias="external_order_id")
+    item_ids: list[str]
+    reason: str
+    marketplace_reason_id: str | None
+    note: str | None
+    status: str = Field(
+        description="succeeded, processing (accepted; the marketplace decides later), failed, "
+        "rejected, or pending (being executed now).",
+        examples=["succeeded"],
+    )
+    error_code: str | None = Field(description="Our problem code when rejected or failed.")
+    marketplace_code: str | None
+    marketplace_message: str | None = Field(
+        description="What the marketplace said, e.g. Lazada's tip_content."
+    )
+    cancelled_item_ids: list[str] = Field(
+        description="Items the marketplace cancelled (a package cascade adds to item_ids)."
+    )
+    steps: list[Step]
+    details: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+
+class ReasonOption(Schema):
+    reason: CancelReason | None = Field(description="Our reason that maps to it, if any.")
+    marketplace_reason_id: str
+    name: str
+
+
+class ItemOption(Schema):
+    order_item_id: str
+    status: str
+    cancellable: bool
+    package_id: str | None = None
+
+
+class CancelOptions(Schema):
+    marketplace: str
+    order_id: str
+    cancellable: bool
+    blocked_reason: str | None = Field(description="Why not, when cancellable is false.")
+    free_text_reason: bool = Field(description="Shoplazza: any reason text is accepted.")
+    reasons: list[ReasonOption]
+    items: list[ItemOption]
+    also_cancels: list[str] = Field(
+        description="Items the cancellation would take with it: other items of the same "
+        "Lazada package, or every item for whole-order marketplaces."
+    )
+    whole_order_only: bool
+    tip: str | None = Field(description="Lazada's tip_content (stock may be set to 0).")
