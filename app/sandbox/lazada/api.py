@@ -93,6 +93,9 @@ def authenticate(
     return state.seller_for_access_token(token)
 
 
+WRITE_APIS = frozenset({"/order/reverse/cancel/create"})
+
+
 def _json(body: dict[str, Any]) -> Response:
     return Response(content=orjson.dumps(body), media_type="application/json")
 
@@ -136,6 +139,9 @@ def build_rest_router(state: SandboxState, pusher: Pusher) -> APIRouter:
             return _json(error.envelope())
         state.calls.succeeded(api)
         pusher.send_later(call.pushes)
+        if api in WRITE_APIS and state.faults.drop_after_commit_next > 0:
+            state.faults.drop_after_commit_next -= 1
+            return Response(OUTAGE_BODY, status_code=503, media_type="text/html")
         return _json({**body, "request_id": request_id()})
 
     return router

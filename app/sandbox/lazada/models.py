@@ -146,6 +146,9 @@ class Faults:
     error_rate: float = 0.0
     throttle_next: int = 0
     throttle_code: str = "ApiCallLimit"
+    # The next N calls that change state do change it, then answer 503: the caller never
+    # learns that it worked (a response lost on the way back).
+    drop_after_commit_next: int = 0
     refuse_refresh: bool = False
     duplicate_pushes: bool = False
     reverse_pushes: bool = False

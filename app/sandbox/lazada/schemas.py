@@ -124,6 +124,7 @@ class FaultsIn(_In):
     error_rate: float | None = Field(None, ge=0.0, le=1.0)
     throttle_next: int | None = Field(None, ge=0)
     throttle_code: str | None = Field(None, min_length=1)
+    drop_after_commit_next: int | None = Field(None, ge=0)
     expire_access_tokens: bool | None = None
     refuse_refresh: bool | None = None
     duplicate_pushes: bool | None = None
