@@ -49,3 +49,44 @@ async def test_upgrade_downgrade_upgrade_and_match_models(database_url: str) -> 
     finally:
         await engine.dispose()
         await _drop_database(database_url, name)
+
+
+async def test_upgrade_from_first_release_keeps_lazada_accounts(database_url: str) -> None:
+    url, name = await _create_database(database_url)
+    engine = create_async_engine(to_sqlalchemy_url(url))
+    try:
+        await asyncio.to_thread(upgrade, url, "0001")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO marketplace_accounts (id, marketplace, seller_id, country, "
+                    "access_token, refresh_token, needs_reauth) VALUES "
+                    "(gen_random_uuid(), 'lazada', '42', 'sg', 'a', 'r', false)"
+                )
+            )
+        await asyncio.to_thread(upgrade, url)
+        async with engine.begin() as connection:
+            row = (
+                await connection.execute(
+                    text("SELECT seller_id, country, site FROM marketplace_accounts")
+                )
+            ).one()
+            assert tuple(row) == ("42", "sg", None)
+            await connection.execute(
+                text(
+                    "INSERT INTO marketplace_accounts (id, marketplace, seller_id, site, "
+                    "api_key, secret_key, needs_reauth) VALUES "
+                    "(gen_random_uuid(), 'newegg', 'A006', 'us', 'k', 's', false)"
+                )
+            )
+        await asyncio.to_thread(downgrade, url, "0001")
+        async with engine.connect() as connection:
+            sellers = (
+                (await connection.execute(text("SELECT seller_id FROM marketplace_accounts")))
+                .scalars()
+                .all()
+            )
+            assert sellers == ["42"]
+    finally:
+        await engine.dispose()
+        await _drop_database(database_url, name)
