@@ -1,4 +1,4 @@
-"""Fixtures for the Lazada sandbox tests: the sandbox and a webhook receiver on real ports.
+"""Fixtures for the sandbox tests: each sandbox (and Lazada's webhook receiver) on real ports.
 
 One server pair per module keeps the suite fast; every test starts from ``/_sandbox/reset``.
 """
@@ -12,8 +12,12 @@ import pytest
 
 from app.kit.server import BackgroundServer, serve_in_background
 from app.sandbox.lazada.app import create_lazada_sandbox
+from app.sandbox.newegg.app import create_newegg_sandbox
+from app.sandbox.shoplazza.app import create_shoplazza_sandbox
 
 from .lazada_support import APP_KEY, APP_SECRET, Receiver, Sandbox, receiver_app
+from .newegg_support import NeweggSandbox
+from .shoplazza_support import ShoplazzaSandbox
 
 
 @pytest.fixture(scope="module")
@@ -38,4 +42,35 @@ async def sandbox(sandbox_server: BackgroundServer, receiver: Receiver) -> Async
         await client.admin("POST", "/reset")
         receiver.records.clear()
         receiver.status_code = 200
+        yield client
+
+
+# --- Shoplazza and Newegg sandboxes -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def shoplazza_server() -> AsyncIterator[BackgroundServer]:
+    async with serve_in_background(create_shoplazza_sandbox()) as server:
+        yield server
+
+
+@pytest.fixture
+async def shoplazza(shoplazza_server: BackgroundServer) -> AsyncIterator[ShoplazzaSandbox]:
+    async with httpx.AsyncClient(base_url=shoplazza_server.url, timeout=10) as http:
+        client = ShoplazzaSandbox(http, shoplazza_server.url)
+        await client.admin("POST", "/reset")
+        yield client
+
+
+@pytest.fixture(scope="module")
+async def newegg_server() -> AsyncIterator[BackgroundServer]:
+    async with serve_in_background(create_newegg_sandbox()) as server:
+        yield server
+
+
+@pytest.fixture
+async def newegg(newegg_server: BackgroundServer) -> AsyncIterator[NeweggSandbox]:
+    async with httpx.AsyncClient(base_url=newegg_server.url, timeout=10) as http:
+        client = NeweggSandbox(http, newegg_server.url)
+        await client.admin("POST", "/reset")
         yield client
