@@ -68,9 +68,11 @@ def demo(extra: list[str]) -> None:
         "LAZADA_APP_SECRET": os.environ.get("LAZADA_APP_SECRET", "demo-app-secret"),
         "LAZADA_API_BASE": "http://127.0.0.1:9000/rest",
         "LAZADA_AUTH_BASE": "http://127.0.0.1:9000/rest",
+        "SHOPLAZZA_API_BASE": "http://127.0.0.1:9001",
+        "NEWEGG_API_BASE": "http://127.0.0.1:9002",
         "ORDERSYNC_API_TOKENS": os.environ.get("ORDERSYNC_API_TOKENS", "demo-token-change-me"),
     }
-    step("Starting the Lazada sandbox on http://127.0.0.1:9000 (control API: /_sandbox/docs)")
+    step("Starting the sandboxes: Lazada :9000, Shoplazza :9001, Newegg :9002")
     sandbox = subprocess.Popen(
         [
             str(BIN / "ordersync"),

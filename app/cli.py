@@ -120,7 +120,13 @@ def worker() -> None:
 @cli.command()
 def sandbox(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port; Lazada's API is under /rest.")] = 9000,
+    port: Annotated[int, typer.Option(help="Lazada: its API is under /rest.")] = 9000,
+    shoplazza_port: Annotated[
+        int, typer.Option(help="Shoplazza: set SHOPLAZZA_API_BASE to this server.")
+    ] = 9001,
+    newegg_port: Annotated[
+        int, typer.Option(help="Newegg: set NEWEGG_API_BASE to this server.")
+    ] = 9002,
     app_key: Annotated[
         str | None, typer.Option(help="App key pushes are signed with [env: LAZADA_APP_KEY].")
     ] = None,
@@ -128,23 +134,62 @@ def sandbox(
         str | None, typer.Option(help="App secret [env: LAZADA_APP_SECRET].")
     ] = None,
     webhook_url: Annotated[
-        str, typer.Option(help="Where the sandbox sends its pushes.")
+        str, typer.Option(help="Where the Lazada sandbox sends its pushes.")
     ] = "http://127.0.0.1:8000/webhooks/lazada",
 ) -> None:
-    """Run a stand-in for Lazada's Open Platform (REST API, pushes, fault knobs)."""
-    import uvicorn
+    """Run stand-ins for Lazada, Shoplazza and Newegg (their APIs, pushes and fault knobs).
 
-    from app.sandbox.lazada.app import create_lazada_sandbox
-
+    Each has a control API under /_sandbox (docs at /_sandbox/docs on the Lazada one)."""
     key = app_key or os.environ.get("LAZADA_APP_KEY")
     secret = app_secret or os.environ.get("LAZADA_APP_SECRET")
     if not key or not secret:
         raise _fail("The sandbox needs --app-key and --app-secret (or LAZADA_APP_KEY/SECRET).")
     configure_logging()
-    typer.echo(f"Lazada sandbox on http://{host}:{port}/rest, control API under /_sandbox")
-    typer.echo(f"Pushes go to {webhook_url}")
-    application = create_lazada_sandbox(app_key=key, app_secret=secret, webhook_url=webhook_url)
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    asyncio.run(_run_sandboxes(host, port, shoplazza_port, newegg_port, key, secret, webhook_url))
+
+
+async def _run_sandboxes(
+    host: str,
+    port: int,
+    shoplazza_port: int,
+    newegg_port: int,
+    key: str,
+    secret: str,
+    webhook_url: str,
+) -> None:
+    from app.kit.server import BackgroundServer
+    from app.sandbox.lazada.app import create_lazada_sandbox
+    from app.sandbox.newegg.app import create_newegg_sandbox
+    from app.sandbox.shoplazza.app import create_shoplazza_sandbox
+
+    servers = {
+        "Lazada": (
+            BackgroundServer(
+                create_lazada_sandbox(app_key=key, app_secret=secret, webhook_url=webhook_url),
+                host=host,
+                port=port,
+            ),
+            "/rest",
+        ),
+        "Shoplazza": (
+            BackgroundServer(create_shoplazza_sandbox(), host=host, port=shoplazza_port),
+            "",
+        ),
+        "Newegg": (BackgroundServer(create_newegg_sandbox(), host=host, port=newegg_port), ""),
+    }
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    for name, (server, suffix) in servers.items():
+        await server.start()
+        typer.echo(f"{name} sandbox on {server.url}{suffix} (control API: {server.url}/_sandbox)")
+    typer.echo(f"Lazada pushes go to {webhook_url}")
+    try:
+        await stop.wait()
+    finally:
+        for server, _ in servers.values():
+            await server.stop()
 
 
 def main() -> None:

@@ -10,10 +10,14 @@ from tests.fixtures.database import (
 from tests.fixtures.services import (
     anonymous,
     api,
+    newegg,
+    newegg_server,
     sandbox,
     sandbox_server,
     service_server,
     settings,
+    shoplazza,
+    shoplazza_server,
     worker,
 )
 
@@ -23,11 +27,15 @@ __all__ = [
     "clean_db",
     "database_url",
     "engine",
+    "newegg",
+    "newegg_server",
     "sandbox",
     "sandbox_server",
     "service_server",
     "session",
     "sessionmaker",
     "settings",
+    "shoplazza",
+    "shoplazza_server",
     "worker",
 ]

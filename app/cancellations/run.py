@@ -28,10 +28,17 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 READ_ATTEMPTS = 3
+# A marketplace asking for a longer pause than this gets a "processing" answer and a background
+# retry instead of a caller held on the line.
+MAX_CALLER_WAIT = 10.0
 
 
 class OutcomeUnknown(Exception):
     """The cancel call kept failing in ways that do not say whether it took effect."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -74,6 +81,10 @@ class CancelRun:
             )
         )
 
+    def _too_long(self, exc: TransientError) -> bool:
+        """The marketplace asked for a wait longer than a caller should be kept waiting."""
+        return exc.retry_after is not None and exc.retry_after > MAX_CALLER_WAIT
+
     async def read(self, name: str, call: Callable[[], Awaitable[T]]) -> T:
         """A call that changes nothing: retried on transient errors, recorded as a step."""
         for attempt in range(1, READ_ATTEMPTS + 1):
@@ -81,7 +92,7 @@ class CancelRun:
                 result = await call()
             except TransientError as exc:
                 await self.step(name, False, str(exc))
-                if attempt == READ_ATTEMPTS:
+                if attempt == READ_ATTEMPTS or self._too_long(exc):
                     raise
                 await self._pause(attempt, exc)
                 continue
@@ -121,6 +132,8 @@ class CancelRun:
                     attempt=attempt,
                     error=str(exc),
                 )
+                if self._too_long(exc):
+                    raise OutcomeUnknown(str(exc), retry_after=exc.retry_after) from exc
                 if attempt < attempts:
                     await self._pause(attempt, exc)
                 continue

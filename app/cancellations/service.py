@@ -165,7 +165,7 @@ class CancellationService:
         try:
             outcome = await FLOWS[account.marketplace].run(run)
         except OutcomeUnknown as exc:
-            await self._unknown(ctx, run, str(exc))
+            await self._unknown(ctx, run, str(exc), exc.retry_after)
             return
         except (Refusal, MarketplaceError) as exc:
             refusal = exc if isinstance(exc, Refusal) else refusal_from(exc)
@@ -188,7 +188,9 @@ class CancellationService:
             error_code=values.get("error_code"),
         )
 
-    async def _unknown(self, ctx: WorkerContext, run: CancelRun, error: str) -> None:
+    async def _unknown(
+        self, ctx: WorkerContext, run: CancelRun, error: str, retry_after: float | None
+    ) -> None:
         """Leave it processing and look again later; after enough calls, give up loudly."""
         await run.step("outcome_unknown", False, error)
         settings = ctx.settings
@@ -212,8 +214,11 @@ class CancellationService:
                 marketplace_message="The marketplace did not confirm; checking again later.",
                 details={"awaiting": "resume"},
             )
-            delay = backoff_delay(
-                run.cancel_calls, base=settings.retry_base_delay, cap=settings.retry_max_delay
+            delay = max(
+                retry_after or 0.0,
+                backoff_delay(
+                    run.cancel_calls, base=settings.retry_base_delay, cap=settings.retry_max_delay
+                ),
             )
             await enqueue_resume(session, run.cancellation.id, delay=timedelta(seconds=delay))
 

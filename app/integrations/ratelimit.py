@@ -13,6 +13,14 @@ import time
 from dataclasses import dataclass, field
 
 
+class MustWait(Exception):
+    """The bucket would make the caller wait longer than it accepts to."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"rate limit: next call allowed in {seconds:.1f}s")
+        self.seconds = seconds
+
+
 @dataclass
 class TokenBucket:
     rate: float
@@ -25,11 +33,15 @@ class TokenBucket:
     def __post_init__(self) -> None:
         self._tokens = self.burst
 
-    async def acquire(self) -> None:
+    async def acquire(self, max_wait: float = 10.0) -> None:
+        """Wait for a token; raise ``MustWait`` instead when the wait would exceed ``max_wait``
+        (a marketplace that said "come back in an hour" should not hold a request that long)."""
         async with self._lock:
             while True:
                 now = time.monotonic()
                 if now < self._not_before:
+                    if self._not_before - now > max_wait:
+                        raise MustWait(self._not_before - now)
                     await asyncio.sleep(self._not_before - now)
                     continue
                 self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
@@ -49,7 +61,7 @@ class TokenBucket:
 # community runs at 1-2 calls a second per seller, and so do we by default.
 LIMITS: dict[str, tuple[float, float]] = {
     "lazada": (2.0, 5.0),
-    "shoplazza": (2.0, 2.0),
+    "shoplazza": (2.0, 1.0),
     # Cancel Order allows 1000 calls an hour per seller: 0.27 a second with a small burst.
     "newegg": (1000 / 3600, 10.0),
 }

@@ -18,7 +18,7 @@ from app.integrations.lazada.schemas import (
     LazadaToken,
     to_domain,
 )
-from app.integrations.ratelimit import TokenBucket
+from app.integrations.ratelimit import MustWait, TokenBucket
 
 MARKETPLACE = "lazada"
 
@@ -125,7 +125,12 @@ class LazadaClient:
             api_prefix=httpx.URL(base).path,
         )
         if self._limiter is not None:
-            await self._limiter.acquire()
+            try:
+                await self._limiter.acquire()
+            except MustWait as wait:
+                raise errors.RateLimited(
+                    str(wait), marketplace=MARKETPLACE, retry_after=wait.seconds
+                ) from None
         try:
             response = await self._http.get(base + api_path, params=params, auth=auth)
         except httpx.TimeoutException as exc:

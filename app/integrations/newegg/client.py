@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
@@ -12,12 +14,14 @@ import orjson
 from app.integrations import errors
 from app.integrations.newegg.auth import NeweggAuth
 from app.integrations.newegg.schemas import CancelResponse, OrderStatus, SbnResult
-from app.integrations.ratelimit import TokenBucket
+from app.integrations.ratelimit import MustWait, TokenBucket
 
 MARKETPLACE = "newegg"
 API_HOST = "https://api.newegg.com"
 SITE_PREFIX = {"us": "/marketplace", "b2b": "/marketplace/b2b", "ca": "/marketplace/can"}
 VERSION = "304"
+# Newegg states times in Pacific time.
+PACIFIC = ZoneInfo("America/Los_Angeles")
 
 _NOT_FOUND = {"SO003"}
 _AUTH = {"InvalidConsumerKey", "InvalidToken", "AccessDenied"}
@@ -26,6 +30,19 @@ _AUTH = {"InvalidConsumerKey", "InvalidToken", "AccessDenied"}
 def parse_body(content: bytes) -> Any:
     """JSON, with the byte-order mark some Newegg answers start with."""
     return orjson.loads(content.removeprefix(b"\xef\xbb\xbf")) if content.strip() else None
+
+
+def _parse_when(value: str) -> float | None:
+    """An HTTP date, or Newegg's Pacific ``M/dd/yyyy h:mm:ss AM``, as an epoch timestamp."""
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        pass
+    try:
+        local = datetime.strptime(value.strip(), "%m/%d/%Y %I:%M:%S %p")
+    except ValueError:
+        return None
+    return local.replace(tzinfo=PACIFIC).timestamp()
 
 
 def _reset_seconds(response: httpx.Response) -> float | None:
@@ -37,10 +54,10 @@ def _reset_seconds(response: httpx.Response) -> float | None:
         try:
             number = float(value)
         except ValueError:
-            try:
-                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-            except (TypeError, ValueError):
+            when = _parse_when(value)
+            if when is None:
                 continue
+            return max(0.0, when - time.time())
         # An epoch timestamp, or a number of seconds.
         return max(0.0, number - time.time()) if number > 1e9 else number
     return None
@@ -99,7 +116,12 @@ class NeweggClient:
         if version:
             params["version"] = VERSION
         if self._limiter is not None:
-            await self._limiter.acquire()
+            try:
+                await self._limiter.acquire()
+            except MustWait as wait:
+                raise errors.RateLimited(
+                    str(wait), marketplace=MARKETPLACE, retry_after=wait.seconds
+                ) from None
         try:
             response = await self._http.request(
                 method,

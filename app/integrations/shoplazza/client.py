@@ -8,7 +8,7 @@ import httpx
 import orjson
 
 from app.integrations import errors
-from app.integrations.ratelimit import TokenBucket
+from app.integrations.ratelimit import MustWait, TokenBucket
 from app.integrations.shoplazza.auth import ShoplazzaAuth
 from app.integrations.shoplazza.schemas import ShoplazzaOrder
 
@@ -86,7 +86,12 @@ class ShoplazzaClient:
 
     async def _request(self, method: str, path: str, json: Any = None) -> dict[str, Any]:
         if self._limiter is not None:
-            await self._limiter.acquire()
+            try:
+                await self._limiter.acquire()
+            except MustWait as wait:
+                raise errors.RateLimited(
+                    str(wait), marketplace=MARKETPLACE, retry_after=wait.seconds
+                ) from None
         try:
             response = await self._http.request(
                 method, self._base + path, json=json, auth=self._auth
