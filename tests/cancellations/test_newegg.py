@@ -235,3 +235,25 @@ class TestShippedByNewegg:
         assert done["status"] == final
         assert done["marketplace_code"] == decision
         assert _cancel_calls(await calls(newegg)) == 1
+
+
+class TestIdempotency:
+    async def test_replay_and_concurrent_duplicates_call_newegg_once(
+        self, api: httpx.AsyncClient, newegg: httpx.AsyncClient
+    ) -> None:
+        import asyncio
+
+        account = await _connect(api, newegg)
+        number = await _order(newegg)
+        # Slow answers make the two requests overlap: the second must wait for the first.
+        await newegg.put("/_sandbox/faults", json={"latency_ms": 300})
+        body = {"reason": "customer_request"}
+        first, second = await asyncio.gather(
+            cancel(api, account, number, body, key="dup"),
+            cancel(api, account, number, body, key="dup"),
+        )
+        assert sorted([first.status_code, second.status_code]) == [200, 201]
+        assert first.json()["id"] == second.json()["id"]
+        third = await cancel(api, account, number, body, key="dup")
+        assert third.status_code == 200
+        assert _cancel_calls(await calls(newegg)) == 1

@@ -168,3 +168,27 @@ class TestSafety:
         response = await cancel(api, account, order_id, {"reason": "other"})
         assert response.status_code == 201, response.text
         assert (await _truth(shoplazza, order_id))["status"] == "cancelled"
+
+
+class TestCredentialsAndInput:
+    async def test_revoked_token_is_a_credentials_failure(
+        self, api: httpx.AsyncClient, shoplazza: httpx.AsyncClient
+    ) -> None:
+        account = await _connect(api, shoplazza)
+        order_id = await _order(shoplazza)
+        # The shop issues a new token: ours is no longer valid.
+        await shoplazza.post("/_sandbox/shops", json={"shop_domain": SHOP})
+        response = await cancel(api, account, order_id, {"reason": "other"})
+        assert response.status_code == 502
+        assert response.json()["code"] == "marketplace_auth_failed"
+        assert response.json()["marketplace_code"] == "401"
+
+    async def test_reason_text_the_shop_rejects_is_a_422(
+        self, api: httpx.AsyncClient, shoplazza: httpx.AsyncClient
+    ) -> None:
+        account = await _connect(api, shoplazza)
+        order_id = await _order(shoplazza)
+        response = await cancel(api, account, order_id, {"reason": "other", "note": "x" * 400})
+        assert response.status_code == 422
+        assert response.json()["code"] == "marketplace_rejected_input"
+        assert (await _truth(shoplazza, order_id))["status"] != "cancelled"
