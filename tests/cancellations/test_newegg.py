@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -241,8 +242,6 @@ class TestIdempotency:
     async def test_replay_and_concurrent_duplicates_call_newegg_once(
         self, api: httpx.AsyncClient, newegg: httpx.AsyncClient
     ) -> None:
-        import asyncio
-
         account = await _connect(api, newegg)
         number = await _order(newegg)
         # Slow answers make the two requests overlap: the second must wait for the first.
