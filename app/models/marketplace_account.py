@@ -39,5 +39,7 @@ class MarketplaceAccount(TimestampedMixin, Base):
     secret_key: Mapped[str | None] = mapped_column(Text)
     access_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     refresh_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Reconciliation's watermark: orders updated before this were pulled at least once.
+    reconciled_through: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     needs_reauth: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     reauth_reason: Mapped[str | None] = mapped_column(Text)
