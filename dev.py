@@ -23,6 +23,8 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".ordersync-installed"
+# Demo only: anyone can read this key here. Never use it for real credentials.
+DEMO_KEY = "ZGVtby1vbmx5LWtleS1kby1ub3QtdXNlLWluLXByb2Q="
 
 
 def step(message: str) -> None:
@@ -71,6 +73,8 @@ def demo(extra: list[str]) -> None:
         "SHOPLAZZA_API_BASE": "http://127.0.0.1:9001",
         "NEWEGG_API_BASE": "http://127.0.0.1:9002",
         "ORDERSYNC_API_TOKENS": os.environ.get("ORDERSYNC_API_TOKENS", "demo-token-change-me"),
+        # A fixed demo key, so that accounts stored by one demo run can be read by the next.
+        "ORDERSYNC_ENCRYPTION_KEYS": os.environ.get("ORDERSYNC_ENCRYPTION_KEYS", DEMO_KEY),
     }
     step("Starting the sandboxes: Lazada :9000, Shoplazza :9001, Newegg :9002")
     sandbox = subprocess.Popen(

@@ -1,9 +1,10 @@
-"""The /v1 API: every route here needs a bearer token."""
+"""The /v1 API: every route here needs a valid key, and declares the scope it needs."""
 
 from fastapi import APIRouter, Depends
 
 from app.accounts.endpoints import router as accounts_router
-from app.auth import require_api_token
+from app.api_keys.endpoints import router as api_keys_router
+from app.auth import InsufficientScope, authenticate
 from app.cancellations.endpoints import router as cancellations_router
 from app.exceptions import Unauthorized
 from app.external_events.endpoints import router as events_router
@@ -11,8 +12,8 @@ from app.orders.endpoints import router as orders_router
 
 router = APIRouter(
     prefix="/v1",
-    dependencies=[Depends(require_api_token)],
-    responses={401: Unauthorized.schema()},
+    dependencies=[Depends(authenticate)],
+    responses={401: Unauthorized.schema(), 403: InsufficientScope.schema()},
 )
 # /v1/accounts
 router.include_router(accounts_router)
@@ -22,3 +23,5 @@ router.include_router(orders_router)
 router.include_router(events_router)
 # /v1/accounts/{id}/orders/{order_id}/cancel-options, .../cancellations, /v1/cancellations/{id}
 router.include_router(cancellations_router)
+# /v1/api-keys
+router.include_router(api_keys_router)

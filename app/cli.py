@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from app.accounts.cli import secrets_cli
+from app.api_keys.cli import api_keys_cli
 from app.config import ConfigError, Settings, load_database_settings, load_settings
 from app.logging import configure_logging
 
@@ -17,6 +19,8 @@ cli = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+cli.add_typer(api_keys_cli, name="api-keys")
+cli.add_typer(secrets_cli, name="secrets")
 
 
 def _fail(message: str) -> typer.Exit:

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.crypto import parse_key
+
 LAZADA_COUNTRIES = ("sg", "my", "vn", "th", "ph", "id")
 
 
@@ -49,7 +51,42 @@ class DatabaseSettings(BaseSettings):
         return value
 
 
-class Settings(DatabaseSettings):
+class EncryptionSettings(DatabaseSettings):
+    """What every command that reads or writes marketplace credentials needs."""
+
+    encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        validation_alias=AliasChoices("ORDERSYNC_ENCRYPTION_KEYS"),
+        description="Comma-separated Fernet keys: the first encrypts credentials, all decrypt.",
+    )
+
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _fernet_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        if not value:
+            raise ValueError("needs at least one key (`ordersync secrets generate-key` makes one)")
+        for position, key in enumerate(value, start=1):
+            try:
+                parse_key(key.get_secret_value())
+            except ValueError:
+                raise ValueError(
+                    f"key {position} is not a Fernet key (32 url-safe base64-encoded bytes: "
+                    "`ordersync secrets generate-key` makes one)"
+                ) from None
+        return value
+
+    @property
+    def encryption_key_values(self) -> list[str]:
+        return [key.get_secret_value() for key in self.encryption_keys]
+
+
+class Settings(EncryptionSettings):
     """Everything the API and the worker need."""
 
     lazada_app_key: str = Field(min_length=1)
@@ -67,8 +104,10 @@ class Settings(DatabaseSettings):
         default=None, description="Replaces https://api.newegg.com (paths keep /marketplace)."
     )
     api_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
         validation_alias=AliasChoices("ORDERSYNC_API_TOKENS"),
-        description="Comma-separated bearer tokens allowed to call /v1.",
+        description="Comma-separated bootstrap admin tokens for /v1 (every scope); optional: "
+        "scoped keys come from `ordersync api-keys create`.",
     )
     worker_concurrency: int = Field(
         default=8, ge=1, le=256, validation_alias=AliasChoices("ORDERSYNC_WORKER_CONCURRENCY")
@@ -140,17 +179,12 @@ class Settings(DatabaseSettings):
     @classmethod
     def _split_tokens(cls, value: object) -> object:
         if isinstance(value, str):
-            tokens = [part.strip() for part in value.split(",") if part.strip()]
-            if not tokens:
-                raise ValueError("needs at least one token")
-            return tokens
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("api_tokens")
     @classmethod
     def _long_enough(cls, value: list[SecretStr]) -> list[SecretStr]:
-        if not value:
-            raise ValueError("needs at least one token")
         if any(len(token.get_secret_value()) < 8 for token in value):
             raise ValueError("each token needs at least 8 characters")
         return value
@@ -167,6 +201,7 @@ _ENV_NAMES = {
     "lazada_api_base": "LAZADA_API_BASE",
     "lazada_auth_base": "LAZADA_AUTH_BASE",
     "api_tokens": "ORDERSYNC_API_TOKENS",
+    "encryption_keys": "ORDERSYNC_ENCRYPTION_KEYS",
     "shoplazza_api_base": "SHOPLAZZA_API_BASE",
     "newegg_api_base": "NEWEGG_API_BASE",
 }
@@ -190,6 +225,13 @@ def describe_validation_error(error: ValidationError) -> str:
 def load_settings() -> Settings:
     try:
         return Settings()  # type: ignore[call-arg,unused-ignore]
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def load_encryption_settings() -> EncryptionSettings:
+    try:
+        return EncryptionSettings()  # type: ignore[call-arg,unused-ignore]
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
 

@@ -109,3 +109,17 @@ async def transaction(
     """A session whose transaction commits on success and rolls back on error."""
     async with sessionmaker() as session, session.begin():
         yield session
+
+
+@contextlib.asynccontextmanager
+async def standalone_transaction(
+    database_url: str, *, process_name: str
+) -> AsyncIterator[AsyncSession]:
+    """For one-off commands: one connection, one transaction (committed on success), then the
+    engine is gone."""
+    engine = create_engine(database_url, process_name=process_name, pool_size=1)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            yield session
+    finally:
+        await engine.dispose()

@@ -14,7 +14,17 @@ from typing import Any
 import structlog
 
 SECRET_KEYS = frozenset(
-    {"access_token", "refresh_token", "authorization", "app_secret", "secret", "sign", "token"}
+    {
+        "access_token",
+        "refresh_token",
+        "api_key",
+        "secret_key",
+        "authorization",
+        "app_secret",
+        "secret",
+        "sign",
+        "token",
+    }
 )
 
 Logger = structlog.stdlib.BoundLogger

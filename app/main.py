@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from app import crypto
 from app.api import router as api_router
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
@@ -22,12 +23,15 @@ DESCRIPTION = """
 ordersync keeps sellers' marketplace orders in Postgres and lets internal services read them.
 
 * **Webhooks** (`/webhooks/...`) take marketplace pushes: verified, stored, acknowledged at once.
-* **API** (`/v1/...`) needs `Authorization: Bearer <token>`. Errors are RFC 9457
-  `application/problem+json` with a stable `code`.
+* **API** (`/v1/...`) needs `Authorization: Bearer <API key>` (`ordersync api-keys create`);
+  each route lists the scope it needs. Errors are RFC 9457 `application/problem+json` with a
+  stable `code`.
 """
 
 
 def create_app(settings: Settings, database_url: str, *, with_worker: bool = False) -> FastAPI:
+    crypto.configure(settings.encryption_key_values)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(database_url, process_name="ordersync-api")

@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 SECRET = "super-secret-value-123"
+KEY = "2ex8S47ZShiSbrCMsuJ0jwdm8bnUm4PKc2w7fyz96N4="
 
 
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -29,8 +31,10 @@ class TestConfiguration:
     def test_missing_values_are_named(self, tmp_path: Path) -> None:
         result = _run(["serve"], {}, tmp_path)
         assert result.returncode == 2
-        for name in ("LAZADA_APP_KEY", "LAZADA_APP_SECRET", "ORDERSYNC_API_TOKENS"):
+        for name in ("LAZADA_APP_KEY", "LAZADA_APP_SECRET", "ORDERSYNC_ENCRYPTION_KEYS"):
             assert f"{name}: is required" in result.stderr
+        # Scoped keys come from `ordersync api-keys`: bootstrap tokens are optional.
+        assert "ORDERSYNC_API_TOKENS" not in result.stderr
 
     @pytest.mark.parametrize(
         ("env", "message"),
@@ -39,6 +43,11 @@ class TestConfiguration:
             ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL: Value error, must be a postgresql"),
             ({"ORDERSYNC_API_TOKENS": "short"}, "ORDERSYNC_API_TOKENS: Value error"),
             ({"ORDERSYNC_WORKER_CONCURRENCY": "lots"}, "ORDERSYNC_WORKER_CONCURRENCY"),
+            (
+                {"ORDERSYNC_ENCRYPTION_KEYS": f"{KEY},{SECRET}"},
+                "ORDERSYNC_ENCRYPTION_KEYS: Value error, key 2 is not a Fernet key",
+            ),
+            ({"ORDERSYNC_ENCRYPTION_KEYS": " , "}, "ORDERSYNC_ENCRYPTION_KEYS: Value error"),
         ],
     )
     def test_malformed_values_are_refused_without_echo(
@@ -48,6 +57,7 @@ class TestConfiguration:
             "LAZADA_APP_KEY": "key",
             "LAZADA_APP_SECRET": SECRET,
             "ORDERSYNC_API_TOKENS": SECRET,
+            "ORDERSYNC_ENCRYPTION_KEYS": KEY,
         }
         result = _run(["worker"], {**base, **env}, tmp_path)
         assert result.returncode == 2
@@ -57,5 +67,11 @@ class TestConfiguration:
     def test_help_lists_the_commands(self, tmp_path: Path) -> None:
         result = _run(["--help"], {}, tmp_path)
         assert result.returncode == 0
-        for command in ("serve", "worker", "migrate", "sandbox"):
+        for command in ("serve", "worker", "migrate", "sandbox", "api-keys", "secrets"):
             assert command in result.stdout
+
+    def test_generate_key_prints_a_usable_key(self, tmp_path: Path) -> None:
+        result = _run(["secrets", "generate-key"], {}, tmp_path)
+        assert result.returncode == 0
+        key = result.stdout.strip()
+        assert Fernet(key.encode()).decrypt(Fernet(key.encode()).encrypt(b"x")) == b"x"

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Body, Query
 from app.accounts.schemas import ACCOUNT_EXAMPLES, Account, AccountCreate
 from app.accounts.service import AccountExists, AccountNotFound
 from app.accounts.service import account as account_service
+from app.api_keys.schemas import Scope
+from app.auth import require_scope
 from app.db import SessionDep
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
@@ -18,6 +20,7 @@ router = APIRouter(prefix="/accounts", tags=["accounts"])
     status_code=201,
     response_model=Account,
     summary="Connect a seller",
+    dependencies=[require_scope(Scope.accounts_write)],
     responses={409: AccountExists.schema()},
 )
 async def create_account(
@@ -26,7 +29,12 @@ async def create_account(
     return Account.model_validate(await account_service.create(session, data))
 
 
-@router.get("", response_model=list[Account], summary="List connected sellers")
+@router.get(
+    "",
+    response_model=list[Account],
+    summary="List connected sellers",
+    dependencies=[require_scope(Scope.accounts_read)],
+)
 async def list_accounts(
     session: SessionDep,
     needs_reauth: bool | None = Query(
@@ -41,6 +49,7 @@ async def list_accounts(
     "/{account_id}",
     response_model=Account,
     summary="Get one seller connection",
+    dependencies=[require_scope(Scope.accounts_read)],
     responses={404: AccountNotFound.schema()},
 )
 async def get_account(account_id: uuid.UUID, session: SessionDep) -> Account:

@@ -3,11 +3,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Text, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import MarketplaceAccount
+
+SECRET_COLUMNS = ("access_token", "refresh_token", "api_key", "secret_key")
 
 
 class AccountRepository:
@@ -52,3 +54,27 @@ class AccountRepository:
             .returning(MarketplaceAccount)
         )
         return (await self.session.scalars(statement)).one_or_none()
+
+    async def stored_secrets(self) -> Sequence[tuple[uuid.UUID, dict[str, str | None]]]:
+        """Every account's credentials exactly as stored (not decrypted), rows locked so that a
+        concurrent token refresh waits instead of being overwritten."""
+        columns = [
+            type_coerce(getattr(MarketplaceAccount, name), Text).label(name)
+            for name in SECRET_COLUMNS
+        ]
+        statement = (
+            select(MarketplaceAccount.id, *columns)
+            .order_by(MarketplaceAccount.id)
+            .with_for_update()
+        )
+        rows = (await self.session.execute(statement)).all()
+        return [(row.id, {name: getattr(row, name) for name in SECRET_COLUMNS}) for row in rows]
+
+    async def write_secrets(self, account_id: uuid.UUID, plaintexts: dict[str, str]) -> None:
+        """Store credentials (encrypted with the current key by the column type)."""
+        await self.session.execute(
+            update(MarketplaceAccount)
+            .where(MarketplaceAccount.id == account_id)
+            .values(plaintexts)
+            .execution_options(synchronize_session=False)
+        )

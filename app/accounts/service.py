@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import crypto
 from app.accounts.repository import AccountRepository
 from app.accounts.schemas import (
     AccountCreate,
@@ -25,6 +27,12 @@ class AccountExists(Conflict):
 class AccountNotFound(NotFound):
     code = "account_not_found"
     title = "No such account"
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    accounts: int
+    rewritten: int  # accounts with a plaintext secret or one under an older key
 
 
 class AccountService:
@@ -74,6 +82,28 @@ class AccountService:
         self, session: AsyncSession, *, needs_reauth: bool | None
     ) -> Sequence[MarketplaceAccount]:
         return await AccountRepository.from_session(session).list(needs_reauth=needs_reauth)
+
+    async def rotate_secrets(self, session: AsyncSession) -> Rotation:
+        """Re-encrypt every credential not yet under the current (first) key: legacy plaintext
+        and values under an older key alike. Refuses (``SecretUnreadable``, naming the account,
+        never a value) when a value decrypts with none of the keys, before writing anything."""
+        repository = AccountRepository.from_session(session)
+        rewrites: dict[uuid.UUID, dict[str, str]] = {}
+        stored = await repository.stored_secrets()
+        for account_id, secrets in stored:
+            for name, value in secrets.items():
+                if value is None or crypto.is_current(value):
+                    continue
+                try:
+                    rewrites.setdefault(account_id, {})[name] = crypto.decrypt(value)
+                except crypto.SecretUnreadable:
+                    raise crypto.SecretUnreadable(
+                        f"account {account_id}: {name} decrypts with none of the keys in "
+                        "ORDERSYNC_ENCRYPTION_KEYS (add the key it was written with)"
+                    ) from None
+        for account_id, plaintexts in rewrites.items():
+            await repository.write_secrets(account_id, plaintexts)
+        return Rotation(accounts=len(stored), rewritten=len(rewrites))
 
 
 account = AccountService()

@@ -6,6 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from app.accounts.service import AccountNotFound
+from app.api_keys.schemas import Scope
+from app.auth import require_scope
 from app.cancellations.errors import (
     AlreadyCancelled,
     CancellationNotFound,
@@ -50,6 +52,7 @@ def _refusal_docs(*errors: type[AppError]) -> dict[int | str, dict[str, object]]
     "/accounts/{account_id}/orders/{order_id}/cancel-options",
     response_model=CancelOptions,
     summary="What the marketplace would allow, asked fresh",
+    dependencies=[require_scope(Scope.orders_read)],
     description="Reads the order from the marketplace (Lazada: GetOrderItems and "
     "OrderCancelValidate) and says whether it can be cancelled now, with which reasons, and "
     "which other items a cancellation would take with it. Changes nothing.",
@@ -73,6 +76,7 @@ async def cancel_options(
     response_model=Cancellation,
     status_code=201,
     summary="Cancel an order, or some of its items",
+    dependencies=[require_scope(Scope.orders_cancel)],
     description=(
         "Runs the marketplace's own cancel flow. Send an `Idempotency-Key`: the same key with "
         "the same body returns the first result (`Idempotent-Replayed: true`) without calling "
@@ -122,6 +126,7 @@ async def create_cancellation(
     "/accounts/{account_id}/orders/{order_id}/cancellations",
     response_model=list[Cancellation],
     summary="Every cancellation of an order, newest first",
+    dependencies=[require_scope(Scope.orders_read)],
     responses={404: AccountNotFound.schema()},
 )
 async def list_cancellations(
@@ -135,6 +140,7 @@ async def list_cancellations(
     "/cancellations/{cancellation_id}",
     response_model=Cancellation,
     summary="One cancellation, whatever its outcome",
+    dependencies=[require_scope(Scope.orders_read)],
     responses={404: CancellationNotFound.schema()},
 )
 async def get_cancellation(cancellation_id: uuid.UUID, session: SessionDep) -> Cancellation:

@@ -4,6 +4,8 @@ import uuid
 
 from fastapi import APIRouter, Query
 
+from app.api_keys.schemas import Scope
+from app.auth import require_scope
 from app.db import SessionDep
 from app.external_events.schemas import WebhookEvent
 from app.external_events.service import EventNotFound, EventNotReplayable
@@ -14,7 +16,12 @@ from app.models import EventState
 router = APIRouter(prefix="/webhook-events", tags=["webhook events"])
 
 
-@router.get("", response_model=Page[WebhookEvent], summary="List received pushes, newest first")
+@router.get(
+    "",
+    response_model=Page[WebhookEvent],
+    summary="List received pushes, newest first",
+    dependencies=[require_scope(Scope.events_read)],
+)
 async def list_events(
     session: SessionDep,
     state: EventState | None = Query(default=None),
@@ -39,6 +46,7 @@ async def list_events(
     "/{event_id}",
     response_model=WebhookEvent,
     summary="Get one received push",
+    dependencies=[require_scope(Scope.events_read)],
     responses={404: EventNotFound.schema()},
 )
 async def get_event(event_id: int, session: SessionDep) -> WebhookEvent:
@@ -50,6 +58,7 @@ async def get_event(event_id: int, session: SessionDep) -> WebhookEvent:
     status_code=202,
     response_model=WebhookEvent,
     summary="Run a failed (or unroutable) push's work again",
+    dependencies=[require_scope(Scope.events_replay)],
     responses={
         404: EventNotFound.schema(),
         409: EventNotReplayable.schema(),

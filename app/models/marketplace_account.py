@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, DateTime, Index, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.crypto import EncryptedText
 from app.models.base import Base, TimestampedMixin
 
 
@@ -14,7 +15,8 @@ class MarketplaceAccount(TimestampedMixin, Base):
 
     Which columns are set depends on the marketplace: Lazada (``seller_id``, ``country``,
     tokens), Shoplazza (``shop_domain`` as ``seller_id``, ``access_token``), Newegg
-    (``seller_id``, ``site``, ``api_key``, ``secret_key``).
+    (``seller_id``, ``site``, ``api_key``, ``secret_key``). The credentials are encrypted at
+    rest (``app.crypto``): never filter on them, and never read them with raw SQL.
     """
 
     __tablename__ = "marketplace_accounts"
@@ -33,10 +35,10 @@ class MarketplaceAccount(TimestampedMixin, Base):
     seller_id: Mapped[str] = mapped_column(String(255), nullable=False)
     country: Mapped[str | None] = mapped_column(String(8))
     site: Mapped[str | None] = mapped_column(String(8))
-    access_token: Mapped[str | None] = mapped_column(Text)
-    refresh_token: Mapped[str | None] = mapped_column(Text)
-    api_key: Mapped[str | None] = mapped_column(Text)
-    secret_key: Mapped[str | None] = mapped_column(Text)
+    access_token: Mapped[str | None] = mapped_column(EncryptedText())
+    refresh_token: Mapped[str | None] = mapped_column(EncryptedText())
+    api_key: Mapped[str | None] = mapped_column(EncryptedText())
+    secret_key: Mapped[str | None] = mapped_column(EncryptedText())
     access_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     refresh_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Reconciliation's watermark: orders updated before this were pulled at least once.

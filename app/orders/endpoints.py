@@ -7,6 +7,8 @@ from fastapi import APIRouter, Query
 
 from app.accounts.service import AccountNotFound
 from app.accounts.service import account as account_service
+from app.api_keys.schemas import Scope
+from app.auth import require_scope
 from app.db import SessionDep
 from app.kit.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
 from app.orders.schemas import Order, OrderSummary, order_detail, order_summary
@@ -20,6 +22,7 @@ router = APIRouter(tags=["orders"])
     "/accounts/{account_id}/orders/{order_id}",
     response_model=Order,
     summary="Get one order with its items and their status history",
+    dependencies=[require_scope(Scope.orders_read)],
     responses={404: OrderNotFound.schema()},
 )
 async def get_order(account_id: uuid.UUID, order_id: str, session: SessionDep) -> Order:
@@ -30,6 +33,7 @@ async def get_order(account_id: uuid.UUID, order_id: str, session: SessionDep) -
     "/orders",
     response_model=Page[OrderSummary],
     summary="List orders, oldest change first",
+    dependencies=[require_scope(Scope.orders_read)],
     description="Cursor-paginated by our `updated_at`, so that a caller can poll for changes "
     "with `updated_since` and follow `next_cursor`.",
     responses={400: InvalidCursor.schema(), 404: AccountNotFound.schema()},

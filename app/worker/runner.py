@@ -12,6 +12,7 @@ from pgqueuer import QueueManager
 from pgqueuer.db import AsyncpgPoolDriver
 from pgqueuer.queries import Queries
 
+from app import crypto
 from app.cancellations import tasks as cancellation_tasks
 from app.db import to_libpq_url, transaction
 from app.external_events.repository import ExternalEventRepository
@@ -54,6 +55,7 @@ async def _sweep_forever(ctx: WorkerContext, stop: asyncio.Event) -> None:
 
 async def run_worker(ctx: WorkerContext, database_url: str, stop: asyncio.Event) -> None:
     """Process jobs until ``stop`` is set."""
+    crypto.configure(ctx.settings.encryption_key_values)
     concurrency = ctx.settings.worker_concurrency
     pool = await asyncpg.create_pool(
         to_libpq_url(database_url),

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.kit.server import BackgroundServer
+from tests.fixtures.database import ENCRYPTION_KEY
 from tests.fixtures.services import API_TOKEN, APP_KEY, APP_SECRET, WorkerHarness, wait_for
 from tests.helpers import connect_seller, sandbox_calls, scalar
 
@@ -379,6 +380,7 @@ class TestCrash:
             "LAZADA_API_BASE": f"{sandbox_server.url}/rest",
             "LAZADA_AUTH_BASE": f"{sandbox_server.url}/rest",
             "ORDERSYNC_API_TOKENS": API_TOKEN,
+            "ORDERSYNC_ENCRYPTION_KEYS": ENCRYPTION_KEY,
             "ORDERSYNC_JOB_HEARTBEAT_TIMEOUT": "2",
             "ORDERSYNC_HTTP_TIMEOUT": "120",
         }
