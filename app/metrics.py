@@ -1,0 +1,96 @@
+"""Prometheus metrics. Counters live in the process that counts; gauges that describe the
+database (inbox, queue, sync lag) are read from it when /metrics is scraped, so every replica
+reports the same truth for them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+PUSHES = Counter(
+    "ordersync_pushes_total",
+    "Pushes received, by outcome (accepted, duplicate, spooled, rejected_<code>).",
+    ["marketplace", "outcome"],
+    registry=REGISTRY,
+)
+MARKETPLACE_CALLS = Counter(
+    "ordersync_marketplace_calls_total",
+    "HTTP calls to marketplaces, by API path and HTTP status.",
+    ["marketplace", "api", "status"],
+    registry=REGISTRY,
+)
+MARKETPLACE_ERRORS = Counter(
+    "ordersync_marketplace_errors_total",
+    "Marketplace answers mapped to errors, by kind and marketplace code.",
+    ["marketplace", "kind", "code"],
+    registry=REGISTRY,
+)
+CANCELLATIONS = Counter(
+    "ordersync_cancellations_total",
+    "Cancellations finished, by marketplace and outcome.",
+    ["marketplace", "status", "error_code"],
+    registry=REGISTRY,
+)
+INBOX = Gauge(
+    "ordersync_inbox_events", "Webhook inbox rows by state.", ["state"], registry=REGISTRY
+)
+QUEUE = Gauge(
+    "ordersync_queue_jobs",
+    "Background jobs by entrypoint and status.",
+    ["entrypoint", "status"],
+    registry=REGISTRY,
+)
+SYNC_LAG = Gauge(
+    "ordersync_sync_lag_seconds",
+    "Age of the oldest push whose work is not done yet (0 when none waits).",
+    registry=REGISTRY,
+)
+SPOOL_DEPTH = Gauge(
+    "ordersync_spool_depth",
+    "Pushes kept on local disk while the database was unavailable.",
+    registry=REGISTRY,
+)
+
+_INBOX_SQL = text("SELECT state, count(*) FROM external_events GROUP BY state")
+_QUEUE_SQL = text(
+    "SELECT entrypoint, status::text, count(*) FROM pgqueuer GROUP BY entrypoint, status"
+)
+_LAG_SQL = text(
+    "SELECT coalesce(extract(epoch FROM now() - min(received_at)), 0) "
+    "FROM external_events WHERE state = 'pending'"
+)
+
+
+async def render(
+    sessionmaker: async_sessionmaker[AsyncSession], spool_depth: Callable[[], int]
+) -> bytes:
+    SPOOL_DEPTH.set(spool_depth())
+    try:
+        async with sessionmaker() as session:
+            inbox = (await session.execute(_INBOX_SQL)).all()
+            queue = (await session.execute(_QUEUE_SQL)).all()
+            lag = (await session.execute(_LAG_SQL)).scalar_one()
+    except Exception:
+        # The database is down: process counters and the spool depth still matter most.
+        return generate_latest(REGISTRY)
+    INBOX.clear()
+    for state, count in inbox:
+        INBOX.labels(state).set(count)
+    QUEUE.clear()
+    for entrypoint, status, count in queue:
+        QUEUE.labels(entrypoint, status).set(count)
+    SYNC_LAG.set(float(lag))
+    return generate_latest(REGISTRY)
+
+
+def marketplace_of(path: str) -> str:
+    if path.startswith("/openapi/") or "/openapi/" in path:
+        return "shoplazza"
+    if "/marketplace" in path:
+        return "newegg"
+    return "lazada"
