@@ -45,7 +45,7 @@ from app.sandbox.newegg.formats import render
 from app.sandbox.newegg.models import SITE_PREFIX, Seller
 from app.sandbox.newegg.orders import Call, Handler
 from app.sandbox.newegg.state import NeweggState
-from app.sandbox.newegg.wire import drop_connection, hang
+from app.sandbox.wire import drop_connection, hang
 
 CANCEL = "PUT /ordermgmt/orderstatus/orders/{ordernumber}"
 STATUS = "GET /ordermgmt/orderstatus/orders/{ordernumber}"

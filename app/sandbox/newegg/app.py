@@ -11,7 +11,7 @@ from app.sandbox.newegg.admin import build_admin_router
 from app.sandbox.newegg.api import build_site_router
 from app.sandbox.newegg.models import SITE_PREFIX
 from app.sandbox.newegg.state import NeweggState
-from app.sandbox.newegg.wire import RawReceiveMiddleware
+from app.sandbox.wire import RawReceiveMiddleware
 
 
 def create_newegg_sandbox() -> FastAPI:

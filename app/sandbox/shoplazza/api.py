@@ -43,7 +43,7 @@ from app.sandbox.shoplazza.errors import NOT_FOUND, ShoplazzaError
 from app.sandbox.shoplazza.models import Shop
 from app.sandbox.shoplazza.orders import Call, Handler
 from app.sandbox.shoplazza.state import ShoplazzaState
-from app.sandbox.shoplazza.wire import drop_connection, hang
+from app.sandbox.wire import drop_connection, hang
 
 PREFIX = "/openapi/2022-01"
 READ, WRITE = "read_order", "write_order"

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from app.sandbox.shoplazza.admin import build_admin_router
 from app.sandbox.shoplazza.api import build_fallback_router, build_rest_router
 from app.sandbox.shoplazza.state import ShoplazzaState
-from app.sandbox.shoplazza.wire import RawReceiveMiddleware
+from app.sandbox.wire import RawReceiveMiddleware
 
 
 def create_shoplazza_sandbox() -> FastAPI:
