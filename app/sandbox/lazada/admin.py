@@ -13,6 +13,7 @@ from app.sandbox.lazada.models import Item, Order
 from app.sandbox.lazada.pusher import Delivery, Pusher, pushes_for
 from app.sandbox.lazada.schemas import (
     AuthCodeIn,
+    BulkOrdersIn,
     ClockIn,
     ConfigIn,
     FaultsIn,
@@ -83,6 +84,15 @@ def build_admin_router(state: SandboxState, pusher: Pusher) -> APIRouter:
         except (NotFound, Conflict) as error:
             raise _http_error(error) from None
         return order_view(order, await push_items(order, order.items, spec.push))
+
+    @router.post("/orders/bulk")
+    async def add_orders_bulk(spec: BulkOrdersIn) -> dict[str, Any]:
+        """Seed many orders in one call, without pushes (for pull tests and benchmarks)."""
+        try:
+            orders = state.create_orders_bulk(spec)
+        except (NotFound, Conflict) as error:
+            raise _http_error(error) from None
+        return {"created": len(orders), "order_ids": [order.order_id for order in orders]}
 
     @router.get("/orders/{order_id}")
     async def get_order(order_id: int, seller_id: str | None = None) -> dict[str, Any]:

@@ -153,6 +153,8 @@ class Faults:
     duplicate_pushes: bool = False
     reverse_pushes: bool = False
     push_delay_ms: int = 0
+    # GetOrders' offset cap (the API schema's 4500); tests lower it to exercise paging past it.
+    max_offset: int = 4500
 
 
 @dataclass

@@ -89,6 +89,19 @@ class OrderIn(_In):
     push: bool = True
 
 
+class BulkOrdersIn(_In):
+    """Many orders at once, never pushed: for pull (reconcile, backfill) tests and benchmarks.
+    ``created_at`` (also their ``updated_at``) is spread evenly from ``created_at_from`` to
+    ``created_at_to`` (both default to now)."""
+
+    seller_id: str = Field(min_length=1)
+    count: int = Field(ge=1, le=100_000)
+    items_per_order: int = Field(1, ge=1, le=20)
+    status: str = Field("pending", min_length=1)
+    created_at_from: datetime | None = None
+    created_at_to: datetime | None = None
+
+
 class StatusIn(_In):
     status: str = Field(min_length=1)
     item_ids: list[int] | None = None
@@ -130,6 +143,7 @@ class FaultsIn(_In):
     duplicate_pushes: bool | None = None
     reverse_pushes: bool | None = None
     push_delay_ms: int | None = Field(None, ge=0)
+    max_offset: int | None = Field(None, ge=0)
 
 
 class ClockIn(_In):

@@ -24,7 +24,14 @@ from app.sandbox.lazada.models import (
     Seller,
     Token,
 )
-from app.sandbox.lazada.schemas import AddressIn, ItemIn, OrderIn, SellerIn, StatusIn
+from app.sandbox.lazada.schemas import (
+    AddressIn,
+    BulkOrdersIn,
+    ItemIn,
+    OrderIn,
+    SellerIn,
+    StatusIn,
+)
 
 AUTH_CODE_TTL_S = 30 * 60  # "The auth code is valid for 30 minutes and can be used once"
 
@@ -219,6 +226,31 @@ class SandboxState:
         self.orders[(seller.seller_id, order_id)] = order
         return order
 
+    def create_orders_bulk(self, spec: BulkOrdersIn) -> list[Order]:
+        """``count`` orders with ``items_per_order`` items each, their creation (and update)
+        times spread evenly over the given range."""
+        if spec.seller_id not in self.sellers:
+            raise NotFound(f"unknown seller {spec.seller_id}")
+        now = self.now_s()
+        first = now if spec.created_at_from is None else _epoch(spec.created_at_from)
+        last = now if spec.created_at_to is None else _epoch(spec.created_at_to)
+        if last < first:
+            raise Conflict("created_at_to is before created_at_from")
+        lines = [ItemIn(sku=f"BULK-{n}") for n in range(spec.items_per_order)]
+        step = (last - first) / max(spec.count - 1, 1)
+        created = []
+        for index in range(spec.count):
+            stamp = datetime.fromtimestamp(round(first + index * step), UTC)
+            order_in = OrderIn(
+                seller_id=spec.seller_id,
+                items=lines,
+                status=spec.status,
+                created_at=stamp,
+                push=False,
+            )
+            created.append(self.create_order(order_in))
+        return created
+
     def _new_item(
         self, order: Order, line: ItemIn, default_status: str, item_id: int | None
     ) -> Item:
@@ -289,3 +321,7 @@ def default_package(order: Order) -> str:
 
 def _as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _epoch(moment: datetime) -> int:
+    return int(_as_utc(moment).timestamp())
