@@ -9,6 +9,7 @@ from app.cancellations.endpoints import router as cancellations_router
 from app.exceptions import Unauthorized
 from app.external_events.endpoints import router as events_router
 from app.orders.endpoints import router as orders_router
+from app.sync_runs.endpoints import router as sync_runs_router
 
 router = APIRouter(
     prefix="/v1",
@@ -23,5 +24,7 @@ router.include_router(orders_router)
 router.include_router(events_router)
 # /v1/accounts/{id}/orders/{order_id}/cancel-options, .../cancellations, /v1/cancellations/{id}
 router.include_router(cancellations_router)
+# /v1/accounts/{id}/backfill, /v1/accounts/{id}/sync-runs
+router.include_router(sync_runs_router)
 # /v1/api-keys
 router.include_router(api_keys_router)

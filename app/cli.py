@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import uuid
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -119,6 +121,37 @@ def worker() -> None:
     """Run only the background worker (as many as you like, against one database)."""
     settings = _settings()
     asyncio.run(_run_worker(settings, _database_url(settings)))
+
+
+@cli.command()
+def backfill(
+    account: Annotated[uuid.UUID, typer.Option(help="The account's id (GET /v1/accounts).")],
+    since: Annotated[
+        datetime,
+        typer.Option(
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"],
+            help="Load orders updated since this date (UTC unless it has an offset).",
+        ),
+    ],
+) -> None:
+    """Load a Lazada account's order history in this process, printing progress."""
+    settings = _settings()
+    database_url = _database_url(settings)
+    from app.exceptions import AppError
+    from app.integrations.lazada.tokens import AccountNeedsReauth
+    from app.sync_runs.cli import report, run_backfill
+
+    try:
+        run = asyncio.run(run_backfill(settings, database_url, account, since))
+    except AppError as exc:
+        raise _fail(exc.detail) from None
+    except AccountNeedsReauth as exc:
+        raise _fail(
+            f"{exc}: store its new tokens first (PUT /v1/accounts/{{id}}/tokens)."
+        ) from None
+    report(run)
+    if run.status != "succeeded":
+        raise typer.Exit(code=1)
 
 
 @cli.command()

@@ -142,6 +142,24 @@ class Settings(EncryptionSettings):
     http_timeout: float = Field(
         default=10.0, gt=0, validation_alias=AliasChoices("ORDERSYNC_HTTP_TIMEOUT")
     )
+    reconcile_interval: float = Field(
+        default=6 * 3600.0,
+        gt=0,
+        validation_alias=AliasChoices("ORDERSYNC_RECONCILE_INTERVAL"),
+        description="How often each Lazada account's recently updated orders are pulled.",
+    )
+    reconcile_overlap: float = Field(
+        default=600.0,
+        ge=0,
+        validation_alias=AliasChoices("ORDERSYNC_RECONCILE_OVERLAP"),
+        description="How far back the next pull starts before the last one ended.",
+    )
+    token_refresh_ahead: float = Field(
+        default=3600.0,
+        gt=0,
+        validation_alias=AliasChoices("ORDERSYNC_TOKEN_REFRESH_AHEAD"),
+        description="Refresh an access token when it expires within this many seconds.",
+    )
     cancel_call_attempts: int = Field(
         default=3,
         ge=1,

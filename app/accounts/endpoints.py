@@ -5,8 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
-from app.accounts.schemas import ACCOUNT_EXAMPLES, Account, AccountCreate
-from app.accounts.service import AccountExists, AccountNotFound
+from app.accounts.schemas import ACCOUNT_EXAMPLES, Account, AccountCreate, TokensUpdate
+from app.accounts.service import AccountExists, AccountNotFound, TokensNotSupported
 from app.accounts.service import account as account_service
 from app.api_keys.schemas import Scope
 from app.auth import require_scope
@@ -54,3 +54,17 @@ async def list_accounts(
 )
 async def get_account(account_id: uuid.UUID, session: SessionDep) -> Account:
     return Account.model_validate(await account_service.get(session, account_id))
+
+
+@router.put(
+    "/{account_id}/tokens",
+    response_model=Account,
+    summary="Store a seller's new tokens after re-authorisation",
+    dependencies=[require_scope(Scope.accounts_write)],
+    description="For a Lazada account whose refresh token was refused or expired "
+    "(`needs_reauth`): stores the tokens of the new authorisation, clears `needs_reauth`, and "
+    "queues the work that waited for it (pending pushes, paused backfills).",
+    responses={404: AccountNotFound.schema(), 409: TokensNotSupported.schema()},
+)
+async def put_tokens(account_id: uuid.UUID, data: TokensUpdate, session: SessionDep) -> Account:
+    return Account.model_validate(await account_service.reauthorise(session, account_id, data))

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import Text, select, type_coerce, update
+from sqlalchemy import Text, func, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,6 +55,36 @@ class AccountRepository:
             .returning(MarketplaceAccount)
         )
         return (await self.session.scalars(statement)).one_or_none()
+
+    async def expiring_access_tokens(
+        self, *, marketplace: str, expiring_before: datetime
+    ) -> Sequence[uuid.UUID]:
+        """Accounts whose access token expires before ``expiring_before`` (and that are not
+        waiting for the seller to authorise again)."""
+        statement = select(MarketplaceAccount.id).where(
+            MarketplaceAccount.marketplace == marketplace,
+            MarketplaceAccount.needs_reauth.is_(False),
+            MarketplaceAccount.access_token_expires_at < expiring_before,
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def advance_reconciled_through(
+        self, account_id: uuid.UUID, through: datetime, *, only_if_covering: datetime | None = None
+    ) -> None:
+        """Move the reconcile watermark forward, never back. ``only_if_covering``: only when the
+        pull started at or before the current watermark, so that no gap is skipped."""
+        statement = (
+            update(MarketplaceAccount)
+            .where(MarketplaceAccount.id == account_id)
+            .values(
+                reconciled_through=func.greatest(
+                    func.coalesce(MarketplaceAccount.reconciled_through, through), through
+                )
+            )
+        )
+        if only_if_covering is not None:
+            statement = statement.where(MarketplaceAccount.reconciled_through >= only_if_covering)
+        await self.session.execute(statement)
 
     async def stored_secrets(self) -> Sequence[tuple[uuid.UUID, dict[str, str | None]]]:
         """Every account's credentials exactly as stored (not decrypted), rows locked so that a

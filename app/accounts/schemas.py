@@ -80,6 +80,15 @@ ACCOUNT_EXAMPLES = {
 }
 
 
+class TokensUpdate(Schema):
+    """New tokens after the seller authorised the app again (Lazada's /auth/token/create)."""
+
+    access_token: Secret
+    refresh_token: Secret
+    access_token_expires_at: datetime | None = None
+    refresh_token_expires_at: datetime | None = None
+
+
 class Account(Schema):
     """A seller connection. Credentials are never returned."""
 

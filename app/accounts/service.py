@@ -14,8 +14,10 @@ from app.accounts.schemas import (
     AccountCreate,
     LazadaAccountCreate,
     ShoplazzaAccountCreate,
+    TokensUpdate,
 )
 from app.exceptions import Conflict, NotFound
+from app.integrations.lazada import tokens as lazada_tokens
 from app.models import MarketplaceAccount
 
 
@@ -27,6 +29,11 @@ class AccountExists(Conflict):
 class AccountNotFound(NotFound):
     code = "account_not_found"
     title = "No such account"
+
+
+class TokensNotSupported(Conflict):
+    code = "tokens_not_supported"
+    title = "Tokens can be replaced on Lazada accounts only"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +78,28 @@ class AccountService:
             "secret_key": data.secret_key.get_secret_value(),
             "needs_reauth": False,
         }
+
+    async def reauthorise(
+        self, session: AsyncSession, account_id: uuid.UUID, data: TokensUpdate
+    ) -> MarketplaceAccount:
+        """Store the tokens of a new authorisation, clear ``needs_reauth``, and queue the work
+        that waited for it (pending pushes, paused backfills), all in the caller's transaction.
+        The row lock makes a token refresh in flight finish first: these tokens win."""
+        account = await AccountRepository.from_session(session).get(account_id, for_update=True)
+        if account is None:
+            raise AccountNotFound(f"Account {account_id} does not exist.")
+        if account.marketplace != "lazada":
+            raise TokensNotSupported(f"This is a {account.marketplace} account.")
+        account.access_token = data.access_token.get_secret_value()
+        account.refresh_token = data.refresh_token.get_secret_value()
+        account.access_token_expires_at = data.access_token_expires_at
+        account.refresh_token_expires_at = data.refresh_token_expires_at
+        account.needs_reauth = False
+        account.reauth_reason = None
+        await session.flush()
+        await session.refresh(account)
+        await lazada_tokens.resume(session, account.id)
+        return account
 
     async def get(self, session: AsyncSession, account_id: uuid.UUID) -> MarketplaceAccount:
         account = await AccountRepository.from_session(session).get(account_id)

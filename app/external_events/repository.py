@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import and_, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import EventState, ExternalEvent
+from app.models import EventState, ExternalEvent, MarketplaceAccount
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,9 +142,11 @@ class ExternalEventRepository:
         new_state: EventState,
         error: str,
         message_types: Sequence[int],
+        count_attempt: bool = True,
     ) -> int:
         """Record an attempt's error on the still-pending events of an order (or of an account
-        when ``external_order_id`` is None), optionally moving them to ``new_state``."""
+        when ``external_order_id`` is None), optionally moving them to ``new_state``.
+        ``count_attempt=False``: nothing was tried (the work is paused), only the reason noted."""
         conditions = [
             ExternalEvent.account_id == account_id,
             ExternalEvent.state == EventState.pending.value,
@@ -157,7 +159,7 @@ class ExternalEventRepository:
             .where(and_(*conditions))
             .values(
                 state=new_state.value,
-                attempts=ExternalEvent.attempts + 1,
+                attempts=ExternalEvent.attempts + (1 if count_attempt else 0),
                 last_error=error[:2000] or None,
                 handled_at=func.now() if new_state != EventState.pending else None,
             )
@@ -174,7 +176,12 @@ class ExternalEventRepository:
     async def stale_pending_orders(
         self, *, older_than: datetime, limit: int
     ) -> Sequence[tuple[uuid.UUID, str]]:
-        """Orders whose pending events have waited too long: the sweeper re-queues them."""
+        """Orders whose pending events have waited too long: the sweeper re-queues them. An
+        account waiting for its seller to authorise again is left alone (re-authorising
+        re-queues its pushes)."""
+        paused = exists().where(
+            MarketplaceAccount.id == ExternalEvent.account_id, MarketplaceAccount.needs_reauth
+        )
         statement = (
             select(ExternalEvent.account_id, ExternalEvent.external_order_id)
             .where(
@@ -182,12 +189,31 @@ class ExternalEventRepository:
                 ExternalEvent.received_at < older_than,
                 ExternalEvent.account_id.is_not(None),
                 ExternalEvent.external_order_id.is_not(None),
+                ~paused,
             )
             .group_by(ExternalEvent.account_id, ExternalEvent.external_order_id)
             .limit(limit)
         )
         rows = (await self.session.execute(statement)).all()
         return [(row[0], row[1]) for row in rows if row[0] is not None and row[1]]
+
+    async def pending_orders(
+        self, account_id: uuid.UUID, *, message_types: Sequence[int], limit: int
+    ) -> Sequence[str]:
+        """Orders of one account with pushes still pending (re-queued when it is usable again)."""
+        statement = (
+            select(ExternalEvent.external_order_id)
+            .where(
+                ExternalEvent.account_id == account_id,
+                ExternalEvent.state == EventState.pending.value,
+                ExternalEvent.message_type.in_(message_types),
+                ExternalEvent.external_order_id.is_not(None),
+            )
+            .group_by(ExternalEvent.external_order_id)
+            .order_by(func.min(ExternalEvent.received_at))
+            .limit(limit)
+        )
+        return [order_id for order_id in (await self.session.scalars(statement)) if order_id]
 
     async def count_by_state(self) -> dict[str, int]:
         rows = await self.session.execute(

@@ -38,6 +38,23 @@ class OrderRepository:
             statement = statement.options(selectinload(Order.items))
         return (await self.session.scalars(statement)).one_or_none()
 
+    async def sync_marks(
+        self, account_id: uuid.UUID, external_order_ids: Sequence[str]
+    ) -> dict[str, tuple[datetime | None, list[str]]]:
+        """For each stored order of these: the marketplace's ``updated_at`` we hold, and its
+        item statuses (a pull skips orders it would not change)."""
+        if not external_order_ids:
+            return {}
+        rows = await self.session.execute(
+            select(
+                Order.external_order_id, Order.marketplace_updated_at, Order.item_statuses
+            ).where(
+                Order.account_id == account_id,
+                Order.external_order_id.in_(list(external_order_ids)),
+            )
+        )
+        return {order_id: (updated, list(statuses)) for order_id, updated, statuses in rows}
+
     def add(self, obj: Order | OrderItem | OrderItemStatusChange) -> None:
         self.session.add(obj)
 

@@ -54,8 +54,13 @@ async def enqueue_coalesced(
     dedupe_key: str,
     *,
     delay: timedelta | None = None,
+    follow_up: bool = True,
 ) -> Enqueued:
-    """Queue ``entrypoint`` unless an equivalent job is already waiting to start."""
+    """Queue ``entrypoint`` unless an equivalent job is already waiting to start.
+
+    ``follow_up=False`` is for periodic work (reconcile, token upkeep) whose running job already
+    does what a new one would: nothing is queued while one is queued *or* running.
+    """
     queries = await _queries(session)
     body = orjson.dumps(payload)
     for _ in range(3):
@@ -65,12 +70,12 @@ async def enqueue_coalesced(
         if job_id is not None:
             return Enqueued(int(job_id))
         status = await _active_status(session, dedupe_key)
-        if status == "queued":
+        if status == "queued" or (status == "picked" and not follow_up):
             return Enqueued(None)
         if status == "picked":
-            (follow_up,) = await queries.enqueue(
+            (follow_up_id,) = await queries.enqueue(
                 entrypoint, body, dedupe_key=dedupe_key + FOLLOW_UP_SUFFIX, on_conflict="skip"
             )
-            return Enqueued(int(follow_up) if follow_up is not None else None, follow_up=True)
+            return Enqueued(int(follow_up_id) if follow_up_id is not None else None, follow_up=True)
         # The job finished between our insert and our look: try again, its key is free now.
     raise RuntimeError(f"could not enqueue {entrypoint} under {dedupe_key}")

@@ -1,4 +1,5 @@
-"""The worker process: PgQueuer's QueueManager running our jobs, plus the inbox sweeper."""
+"""The worker process: PgQueuer's QueueManager running our jobs, plus the inbox sweeper (which
+also queues the periodic reconciles and token refreshes)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from app import crypto
 from app.cancellations import tasks as cancellation_tasks
 from app.db import to_libpq_url, transaction
 from app.external_events.repository import ExternalEventRepository
+from app.integrations.lazada import schedule as lazada_schedule
 from app.integrations.lazada import tasks as lazada_tasks
 from app.integrations.lazada.jobs import enqueue_order_sync
 from app.kit.time import utc_now
@@ -49,6 +51,10 @@ async def _sweep_forever(ctx: WorkerContext, stop: asyncio.Event) -> None:
             await sweep_once(ctx)
         except Exception:
             log.exception("worker.sweep.error")
+        try:
+            await lazada_schedule.schedule_once(ctx)  # reconciles and token refreshes due
+        except Exception:
+            log.exception("worker.schedule.error")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=ctx.settings.sweep_interval)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 import httpx
 import orjson
@@ -15,6 +17,8 @@ from app.integrations.lazada.schemas import (
     LazadaCancelValidation,
     LazadaOrder,
     LazadaOrderItem,
+    LazadaOrderItems,
+    LazadaOrderPage,
     LazadaToken,
     to_domain,
 )
@@ -37,6 +41,12 @@ _THROTTLE_CODES = {"ApiCallLimit", "901", "IopSystemFlowlimit", "ServiceCurrentl
 _UNAVAILABLE_CODES = {"ServiceTimeout", "ServiceUnavailable", "6", "InternalError"}
 _AUTH_CODES = {"IncompleteSignature", "APP_KEY_INVALID", "InvalidAppKey", "SellerNotVerified"}
 _NOT_FOUND_CODES = {"16", "122"}
+
+# GetOrders and GetMultipleOrderItems limits (lazada.md §3.1, §3.4; the stricter figure where
+# two documents disagree).
+MAX_ORDERS_PAGE = 100
+MAX_ORDERS_OFFSET = 4500
+MAX_MULTI_ORDER_IDS = 50
 
 
 def raise_for_lazada(response: httpx.Response) -> dict[str, Any]:
@@ -165,6 +175,63 @@ class LazadaClient:
         items, raw_items = await self.get_order_items(order_id)
         return to_domain(order, items, raw_order, raw_items)
 
+    async def get_orders(
+        self,
+        *,
+        update_after: datetime,
+        update_before: datetime | None = None,
+        offset: int = 0,
+        limit: int = MAX_ORDERS_PAGE,
+        sort_direction: Literal["ASC", "DESC"] = "ASC",
+    ) -> LazadaOrderPage:
+        """GetOrders by update time, sorted by ``updated_at`` (lazada.md §3.1)."""
+        if not 1 <= limit <= MAX_ORDERS_PAGE:
+            raise ValueError(f"limit must be 1..{MAX_ORDERS_PAGE}")
+        if not 0 <= offset <= MAX_ORDERS_OFFSET:
+            raise ValueError(f"offset must be 0..{MAX_ORDERS_OFFSET}")
+        params = {
+            "update_after": _iso(update_after),
+            "sort_by": "updated_at",
+            "sort_direction": sort_direction,
+            "offset": str(offset),
+            "limit": str(limit),
+        }
+        if update_before is not None:
+            params["update_before"] = _iso(update_before)
+        body = await self._call(self._api_base, "/orders/get", params)
+        data = body.get("data") or {}
+        raw_orders = [o for o in data.get("orders") or [] if isinstance(o, dict)]
+        page = LazadaOrderPage.model_validate({**data, "orders": raw_orders})
+        page.raw_orders = raw_orders
+        return page
+
+    async def get_multiple_order_items(
+        self, order_ids: Sequence[str]
+    ) -> dict[str, LazadaOrderItems]:
+        """GetMultipleOrderItems for up to 50 orders, by order id; orders Lazada did not find
+        are absent (error 39, "no orders found", is an empty answer)."""
+        if not order_ids:
+            return {}
+        if len(order_ids) > MAX_MULTI_ORDER_IDS:
+            raise ValueError(f"at most {MAX_MULTI_ORDER_IDS} order ids per call")
+        try:
+            body = await self._call(
+                self._api_base, "/orders/items/get", {"order_ids": _id_list(list(order_ids))}
+            )
+        except errors.Rejected as exc:
+            if exc.code == "39":
+                return {}
+            raise
+        result: dict[str, LazadaOrderItems] = {}
+        for raw in body.get("data") or []:
+            if not isinstance(raw, dict):
+                continue
+            raw_items = [i for i in raw.get("order_items") or [] if isinstance(i, dict)]
+            entry = LazadaOrderItems.model_validate({**raw, "order_items": raw_items})
+            entry.raw_items = raw_items
+            result[entry.order_id] = entry
+        return result
+
     async def refresh_access_token(self, refresh_token: str) -> LazadaToken:
         body = await self._call(
             self._auth_base,
@@ -197,6 +264,14 @@ class LazadaClient:
             },
         )
         return LazadaCancelResult.model_validate(body.get("data") or {})
+
+
+def _iso(moment: datetime) -> str:
+    """GetOrders' date format, ``YYYY-MM-DDTHH:mm:ss±HH:MM``, in UTC, whole seconds (Lazada's
+    resolution; truncating keeps an inclusive lower bound inclusive)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
 def _id_list(ids: list[str]) -> str:

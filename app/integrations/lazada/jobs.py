@@ -10,6 +10,8 @@ from app.worker import Enqueued, enqueue_coalesced
 
 SYNC_ORDER = "lazada.order.sync"
 REFRESH_TOKEN = "lazada.token.refresh"
+RECONCILE = "lazada.reconcile"
+BACKFILL = "lazada.backfill"
 
 
 async def enqueue_order_sync(
@@ -23,10 +25,34 @@ async def enqueue_order_sync(
     )
 
 
-async def enqueue_token_refresh(session: AsyncSession, account_id: uuid.UUID) -> Enqueued:
+async def enqueue_token_refresh(
+    session: AsyncSession, account_id: uuid.UUID, *, only_if_due: bool = False
+) -> Enqueued:
+    """``only_if_due``: the periodic check's job, which refreshes only if the token still
+    expires within ``ORDERSYNC_TOKEN_REFRESH_AHEAD`` when it runs (a push's job always does)."""
+    payload: dict[str, object] = {"account_id": str(account_id)}
+    if only_if_due:
+        payload["only_if_due"] = True
     return await enqueue_coalesced(
         session,
         REFRESH_TOKEN,
-        {"account_id": str(account_id)},
+        payload,
         dedupe_key=f"{REFRESH_TOKEN}:{account_id}",
+        follow_up=not only_if_due,
+    )
+
+
+async def enqueue_reconcile(session: AsyncSession, account_id: uuid.UUID) -> Enqueued:
+    return await enqueue_coalesced(
+        session,
+        RECONCILE,
+        {"account_id": str(account_id)},
+        dedupe_key=f"{RECONCILE}:{account_id}",
+        follow_up=False,
+    )
+
+
+async def enqueue_backfill(session: AsyncSession, run_id: int) -> Enqueued:
+    return await enqueue_coalesced(
+        session, BACKFILL, {"run_id": run_id}, dedupe_key=f"{BACKFILL}:{run_id}", follow_up=False
     )

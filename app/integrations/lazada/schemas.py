@@ -3,6 +3,7 @@ two formats, its ids as strings or 64-bit numbers (lazada.md §3.8)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -100,6 +101,24 @@ class LazadaOrderItem(_Wire):
     updated_at: When = None
 
 
+class LazadaOrderPage(_Wire):
+    """One page of GetOrders (``/orders/get``): ``countTotal`` counts the whole filter."""
+
+    count_total: int = Field(default=0, alias="countTotal")
+    count: int = 0
+    orders: list[LazadaOrder] = Field(default_factory=list)
+    raw_orders: list[dict[str, Any]] = Field(default_factory=list, exclude=True)
+
+
+class LazadaOrderItems(_Wire):
+    """One order's items in a GetMultipleOrderItems (``/orders/items/get``) answer."""
+
+    order_id: Str
+    order_number: OptStr = None
+    order_items: list[LazadaOrderItem] = Field(default_factory=list)
+    raw_items: list[dict[str, Any]] = Field(default_factory=list, exclude=True)
+
+
 class LazadaReasonOption(_Wire):
     reason_id: Str
     reason_name: str
@@ -172,3 +191,20 @@ def to_domain(
             for item in items
         ],
     )
+
+
+def orders_to_domain(
+    page: LazadaOrderPage, items: Mapping[str, LazadaOrderItems]
+) -> list[FetchedOrder]:
+    """A GetOrders page joined with GetMultipleOrderItems answers, as ``to_domain`` records.
+
+    An order whose items did not come back is left out: storing it without items would read as
+    "this order has none". Its next pull or push fetches it whole.
+    """
+    fetched = []
+    for order, raw_order in zip(page.orders, page.raw_orders, strict=True):
+        entry = items.get(order.order_id)
+        if entry is None or not entry.order_items:
+            continue
+        fetched.append(to_domain(order, entry.order_items, raw_order, entry.raw_items))
+    return fetched

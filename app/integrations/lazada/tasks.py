@@ -1,8 +1,15 @@
-"""Worker jobs for Lazada: sync one order, refresh one account's token."""
+"""Worker jobs for Lazada: sync one order, refresh one account's token, reconcile or backfill
+one account.
+
+An account waiting for its seller to authorise again pauses its jobs: they return without
+calling Lazada or spending an attempt, leaving their pushes pending (``last_error`` says why)
+until ``PUT /v1/accounts/{id}/tokens`` queues them again.
+"""
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import orjson
 import structlog
@@ -12,9 +19,17 @@ from sqlalchemy import func, select
 
 from app.db import transaction
 from app.external_events.repository import ExternalEventRepository
-from app.integrations.lazada.jobs import REFRESH_TOKEN, SYNC_ORDER
+from app.integrations.lazada import reconcile
+from app.integrations.lazada.jobs import BACKFILL, RECONCILE, REFRESH_TOKEN, SYNC_ORDER
 from app.integrations.lazada.push import SYNC_TYPES, TOKEN_EXPIRING
-from app.integrations.lazada.tokens import load_account, refresh_access_token, with_fresh_token
+from app.integrations.lazada.tokens import (
+    AccountGone,
+    AccountNeedsReauth,
+    load_account,
+    refresh_access_token,
+    with_fresh_token,
+)
+from app.kit.time import utc_now
 from app.models import EventState
 from app.orders.service import order as order_service
 from app.worker.context import WorkerContext
@@ -57,6 +72,8 @@ def register(qm: QueueManager, ctx: WorkerContext) -> None:
         state: EventState,
         error: str,
         types: frozenset[int],
+        *,
+        count_attempt: bool = True,
     ) -> None:
         async with transaction(ctx.sessionmaker) as session:
             await ExternalEventRepository.from_session(session).mark_pending(
@@ -65,7 +82,15 @@ def register(qm: QueueManager, ctx: WorkerContext) -> None:
                 new_state=state,
                 error=error,
                 message_types=sorted(types),
+                count_attempt=count_attempt,
             )
+
+    async def paused(
+        account_id: uuid.UUID, order_id: str | None, exc: AccountNeedsReauth, types: frozenset[int]
+    ) -> None:
+        log.info("lazada.job.paused", account_id=str(account_id), order_id=order_id)
+        reason = f"paused until the seller authorises the app again: {exc}"
+        await record(account_id, order_id, EventState.pending, reason, types, count_attempt=False)
 
     @qm.entrypoint(SYNC_ORDER, on_failure="hold")
     async def sync_order_job(job: Job) -> None:
@@ -79,9 +104,15 @@ def register(qm: QueueManager, ctx: WorkerContext) -> None:
         async def on_give_up(reason: str) -> None:
             await record(account_id, order_id, EventState.failed, reason, SYNC_TYPES)
 
+        async def work() -> None:
+            try:
+                await sync_order(ctx, account_id, order_id)
+            except AccountNeedsReauth as exc:
+                await paused(account_id, order_id, exc, SYNC_TYPES)
+
         await run_with_retries(
             job,
-            lambda: sync_order(ctx, account_id, order_id),
+            work,
             max_attempts=settings.sync_max_attempts,
             base_delay=settings.retry_base_delay,
             max_delay=settings.retry_max_delay,
@@ -94,9 +125,15 @@ def register(qm: QueueManager, ctx: WorkerContext) -> None:
         payload = orjson.loads(job.payload or b"{}")
         account_id = uuid.UUID(payload["account_id"])
         types = frozenset({TOKEN_EXPIRING})
+        ahead = timedelta(seconds=settings.token_refresh_ahead)
 
         async def work() -> None:
-            await refresh_access_token(ctx, account_id)
+            due = utc_now() + ahead if payload.get("only_if_due") else None
+            try:
+                await refresh_access_token(ctx, account_id, only_if_expiring_before=due)
+            except AccountNeedsReauth as exc:
+                await paused(account_id, None, exc, types)
+                return
             await record(account_id, None, EventState.processed, "", types)
 
         async def on_retry(reason: str) -> None:
@@ -114,3 +151,27 @@ def register(qm: QueueManager, ctx: WorkerContext) -> None:
             on_retry=on_retry,
             on_give_up=on_give_up,
         )
+
+    @qm.entrypoint(RECONCILE)
+    async def reconcile_job(job: Job) -> None:
+        """Failures are recorded on the run, not retried here: the next interval's run starts
+        from the same watermark."""
+        payload = orjson.loads(job.payload or b"{}")
+        account_id = uuid.UUID(payload["account_id"])
+        try:
+            await reconcile.reconcile(ctx, account_id)
+        except AccountNeedsReauth:
+            log.info("lazada.reconcile.paused", account_id=str(account_id))
+        except AccountGone:
+            log.info("lazada.reconcile.account_gone", account_id=str(account_id))
+
+    @qm.entrypoint(BACKFILL)
+    async def backfill_job(job: Job) -> None:
+        payload = orjson.loads(job.payload or b"{}")
+        run_id = int(payload["run_id"])
+        try:
+            await reconcile.backfill(ctx, run_id)
+        except AccountNeedsReauth:
+            log.info("lazada.backfill.paused", run_id=run_id)
+        except AccountGone:
+            log.info("lazada.backfill.account_gone", run_id=run_id)

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.repository import AccountRepository
 from app.db import transaction
+from app.external_events.repository import ExternalEventRepository
 from app.integrations.errors import AccessTokenInvalid, RefreshTokenInvalid
 from app.integrations.lazada.client import LazadaClient
+from app.integrations.lazada.jobs import enqueue_backfill, enqueue_order_sync
+from app.integrations.lazada.push import SYNC_TYPES, TOKEN_EXPIRING
 from app.kit.locking import advisory_xact_lock
 from app.kit.time import utc_now
-from app.models import MarketplaceAccount
+from app.models import EventState, MarketplaceAccount
+from app.sync_runs.repository import SyncRunRepository
 from app.worker.context import WorkerContext
 from app.worker.retry import PermanentJobError
 
@@ -32,6 +38,10 @@ class AccountGone(PermanentJobError):
     pass
 
 
+class RefreshTokenExpired(RefreshTokenInvalid):
+    """Our own verdict, from the stored expiry: no call is made."""
+
+
 async def load_account(ctx: WorkerContext, account_id: uuid.UUID) -> MarketplaceAccount:
     async with transaction(ctx.sessionmaker) as session:
         account = await AccountRepository.from_session(session).get(account_id)
@@ -43,14 +53,22 @@ async def load_account(ctx: WorkerContext, account_id: uuid.UUID) -> Marketplace
 
 
 async def refresh_access_token(
-    ctx: WorkerContext, account_id: uuid.UUID, *, stale_token: str | None = None
+    ctx: WorkerContext,
+    account_id: uuid.UUID,
+    *,
+    stale_token: str | None = None,
+    only_if_expiring_before: datetime | None = None,
 ) -> MarketplaceAccount:
     """Refresh the account's access token, coalescing concurrent refreshes.
 
     Every refresh invalidates the previous refresh token, so two workers refreshing at once
     would leave one of them holding a dead token. The advisory lock makes them take turns, and
-    a worker that finds the token already replaced (``stale_token`` differs) uses the new one.
+    a worker that finds the token already replaced (``stale_token`` differs) uses the new one;
+    likewise the periodic check's refresh (``only_if_expiring_before``) does nothing when the
+    token it was queued for has been refreshed meanwhile.
     The new tokens commit in their own transaction: they must survive whatever happens next.
+    A refresh token past its ``refresh_token_expires_at`` is not even tried: Lazada does not
+    extend it (lazada.md §1.4), so the account needs the seller to authorise again.
     """
     refused: str | None = None
     async with transaction(ctx.sessionmaker) as session:
@@ -63,12 +81,24 @@ async def refresh_access_token(
             return account
         if account.needs_reauth:
             raise AccountNeedsReauth(f"account {account_id} needs re-authorisation")
+        expires = account.access_token_expires_at
+        if only_if_expiring_before is not None and expires and expires > only_if_expiring_before:
+            return account
+        refresh_expires = account.refresh_token_expires_at
         try:
             if not account.refresh_token:
                 raise RefreshTokenInvalid("no refresh token stored", marketplace="lazada")
+            if refresh_expires is not None and refresh_expires <= utc_now():
+                raise RefreshTokenExpired(
+                    f"the refresh token expired at {refresh_expires.isoformat()}",
+                    marketplace="lazada",
+                )
             token = await ctx.lazada(account).refresh_access_token(account.refresh_token)
         except RefreshTokenInvalid as exc:
-            refused = f"Lazada refused the refresh token ({exc.code or exc.message})"
+            if isinstance(exc, RefreshTokenExpired):
+                refused = f"{exc.message}; the seller must authorise the app again"
+            else:
+                refused = f"Lazada refused the refresh token ({exc.code or exc.message})"
             account.needs_reauth = True
             account.reauth_reason = refused
         else:
@@ -98,3 +128,44 @@ async def with_fresh_token(
         log.info("lazada.token.rejected", account_id=str(account.id))
         account = await refresh_access_token(ctx, account.id, stale_token=account.access_token)
         return await call(ctx.lazada(account))
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    orders: int  # syncs queued for pending pushes
+    backfills: int  # paused backfills queued again
+    alerts_closed: int  # token-expiry pushes the new tokens answer
+
+
+# Re-queued in the request that re-authorises; the sweeper queues any beyond this.
+RESUME_ORDERS_LIMIT = 1000
+
+
+async def resume(session: AsyncSession, account_id: uuid.UUID) -> Resumed:
+    """After the seller authorised again: queue the work that waited for it, in the caller's
+    transaction (so it is queued only if the new tokens are stored)."""
+    events = ExternalEventRepository.from_session(session)
+    orders = await events.pending_orders(
+        account_id, message_types=sorted(SYNC_TYPES), limit=RESUME_ORDERS_LIMIT
+    )
+    for order_id in orders:
+        await enqueue_order_sync(session, account_id, order_id)
+    runs = await SyncRunRepository.from_session(session).queued_backfills(account_id)
+    for run_id in runs:
+        await enqueue_backfill(session, run_id)
+    closed = await events.mark_pending(
+        account_id=account_id,
+        external_order_id=None,
+        new_state=EventState.processed,
+        error="",
+        message_types=[TOKEN_EXPIRING],
+        count_attempt=False,
+    )
+    log.info(
+        "lazada.account.resumed",
+        account_id=str(account_id),
+        orders=len(orders),
+        backfills=len(runs),
+        alerts_closed=closed,
+    )
+    return Resumed(orders=len(orders), backfills=len(runs), alerts_closed=closed)

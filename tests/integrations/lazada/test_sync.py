@@ -262,7 +262,7 @@ class TestFailures:
         assert refreshed["access_token_expires_at"] is not None
         assert "access_token" not in refreshed
 
-    async def test_refused_refresh_marks_the_account(
+    async def test_refused_refresh_marks_the_account_and_pauses_its_pushes(
         self,
         api: httpx.AsyncClient,
         sandbox: httpx.AsyncClient,
@@ -275,13 +275,20 @@ class TestFailures:
             "/_sandbox/faults", json={"expire_access_tokens": True, "refuse_refresh": True}
         )
         await worker.start()
-        await _settled(sessionmaker)
+
+        async def paused() -> list[dict[str, Any]]:
+            page = (await api.get("/v1/webhook-events", params={"state": "pending"})).json()
+            items: list[dict[str, Any]] = page["items"]
+            return [e for e in items if e["last_error"] and "paused" in e["last_error"]]
+
+        (event,) = await wait_for(paused, what="the push to be paused")
+        assert "AccountNeedsReauth" not in event["last_error"]
+        assert "paused until the seller authorises the app again" in event["last_error"]
+        assert "refused the refresh token" in event["last_error"]
+        assert event["attempts"] == 0
         listed = (await api.get("/v1/accounts", params={"needs_reauth": "true"})).json()
         assert [a["id"] for a in listed] == [account["id"]]
         assert "refused" in listed[0]["reauth_reason"]
-        failed = (await api.get("/v1/webhook-events", params={"state": "failed"})).json()["items"]
-        assert len(failed) == 1
-        assert "AccountNeedsReauth" in failed[0]["last_error"]
         assert (await sandbox_calls(sandbox))["/auth/token/refresh"] == 1
 
     async def test_parked_job_is_visible_and_replayable(
