@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -93,6 +94,9 @@ def serve(
 
     typer.echo(f"ordersync on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     application = create_app(settings, database_url, with_worker=worker)
+    # uvicorn re-raises SIGTERM once it has shut down; with the default handler that kills the
+    # process before atexit runs, leaving the embedded Postgres behind. Exit cleanly instead.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
 
 

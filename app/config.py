@@ -128,13 +128,13 @@ class Settings(EncryptionSettings):
         description="A picked job whose worker has been silent this long is run again.",
     )
     sweep_interval: float = Field(
-        default=30.0,
+        default=10.0,
         gt=0,
         validation_alias=AliasChoices("ORDERSYNC_SWEEP_INTERVAL"),
         description="How often the worker looks for pushes whose work never got queued.",
     )
     sweep_age: float = Field(
-        default=120.0,
+        default=60.0,
         gt=0,
         validation_alias=AliasChoices("ORDERSYNC_SWEEP_AGE"),
         description="How long a push may wait before the sweeper queues its work again.",
@@ -178,6 +178,18 @@ class Settings(EncryptionSettings):
         ge=1,
         validation_alias=AliasChoices("ORDERSYNC_CANCEL_POLL_MAX"),
         description="Checks before a processing cancellation is given up as failed.",
+    )
+    spool_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ORDERSYNC_SPOOL_DIR"),
+        description="Where pushes wait while the database is down (default: DATA_DIR/spool).",
+    )
+    webhook_db_timeout: float = Field(
+        default=0.3,
+        gt=0,
+        le=0.45,
+        validation_alias=AliasChoices("ORDERSYNC_WEBHOOK_DB_TIMEOUT"),
+        description="How long a push may wait for the database before it is spooled.",
     )
     webhook_max_body: int = Field(
         default=64 * 1024, ge=1024, validation_alias=AliasChoices("ORDERSYNC_WEBHOOK_MAX_BODY")

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import structlog
 from fastapi import Depends, Request
 from sqlalchemy.engine import make_url
@@ -72,11 +73,16 @@ def resolve_database_url(settings: DatabaseSettings) -> str:
 
 def create_engine(url: str, *, process_name: str, pool_size: int = 20) -> AsyncEngine:
     connect_args: dict[str, Any] = {"server_settings": {"application_name": process_name}}
+    # No pool_pre_ping: it costs a round trip on every checkout of the webhook's hot path. A
+    # connection broken by a database restart fails its first statement instead; the webhook
+    # then spools the push and the worker retries the job, and the pool discards it.
     return create_async_engine(
         to_sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_recycle=1800,
+        json_serializer=lambda value: orjson.dumps(value).decode(),
+        json_deserializer=orjson.loads,
         connect_args=connect_args,
     )
 

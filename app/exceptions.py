@@ -30,7 +30,6 @@ class AppError(Exception):
     def schema(cls) -> dict[str, Any]:
         """For an endpoint's ``responses=``: documents this error in OpenAPI."""
         return {
-            "model": None,
             "description": f"{cls.title} (`code`: `{cls.code}`)",
             "content": {
                 "application/problem+json": {

@@ -6,16 +6,21 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from app import crypto
+from app import crypto, metrics
 from app.api import router as api_router
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
-from app.exception_handlers import add_exception_handlers, problem
+from app.exception_handlers import add_exception_handlers
 from app.integrations.http import new_http_client
 from app.integrations.lazada.endpoints import router as lazada_webhook_router
+from app.integrations.lazada.intake import Intake
+from app.kit.spool import Spool
+from app.middleware import RequestIdMiddleware
+from app.openapi import install_problem_openapi
 from app.worker.context import WorkerContext
 from app.worker.runner import run_worker
 
@@ -42,6 +47,13 @@ def create_app(settings: Settings, database_url: str, *, with_worker: bool = Fal
         ctx = WorkerContext(settings, app.state.sessionmaker, http)
         app.state.ctx = ctx
         stop = asyncio.Event()
+        intake = Intake(
+            app.state.sessionmaker,
+            Spool(settings.spool_dir or settings.data_dir / "spool"),
+            db_timeout=settings.webhook_db_timeout,
+        )
+        app.state.intake = intake
+        drainer = asyncio.create_task(intake.run_drainer(stop))
         worker: asyncio.Task[None] | None = None
         if with_worker:
             worker = asyncio.create_task(run_worker(ctx, database_url, stop))
@@ -49,6 +61,7 @@ def create_app(settings: Settings, database_url: str, *, with_worker: bool = Fal
             yield
         finally:
             stop.set()
+            await asyncio.gather(drainer, return_exceptions=True)
             if worker is not None:
                 await asyncio.gather(worker, return_exceptions=True)
             await http.aclose()
@@ -61,20 +74,46 @@ def create_app(settings: Settings, database_url: str, *, with_worker: bool = Fal
         lifespan=lifespan,
     )
     add_exception_handlers(app)
+    install_problem_openapi(app)
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(lazada_webhook_router)
     app.include_router(api_router)
+
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+    )
+    async def metrics_endpoint() -> Response:
+        body = await metrics.render(app.state.sessionmaker, app.state.intake.spool.depth)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="The database answers")
-    async def readyz() -> object:
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="Ready to take pushes; says when degraded",
+        description="`ready`, or `degraded` while the database is unavailable or spooled "
+        "pushes wait to be moved into it. Pushes are still taken (200) while degraded.",
+    )
+    async def readyz() -> dict[str, object]:
+        database = "up"
         try:
-            async with app.state.engine.connect() as connection:
+            async with asyncio.timeout(1.0), app.state.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
         except Exception:
-            return problem(503, "database_unavailable", "Database unavailable", "SELECT 1 failed")
-        return {"status": "ready"}
+            database = "down"
+        intake: Intake = app.state.intake
+        degraded = database == "down" or intake.degraded
+        return {
+            "status": "degraded" if degraded else "ready",
+            "database": database,
+            "spool_depth": intake.spool.depth(),
+        }
 
     return app

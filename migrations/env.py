@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+from pathlib import Path
+
+# Migration scripts import ``migrations.helpers``: make the project root importable from any
+# working directory (the package installs ``app`` only).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alembic import context
 from sqlalchemy.engine import Connection

@@ -4,13 +4,22 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr
 
 from app.kit.schemas import Schema
 
 Country = Literal["sg", "my", "vn", "th", "ph", "id"]
 NeweggSite = Literal["us", "b2b", "ca"]
-Secret = Annotated[SecretStr, Field(min_length=1, max_length=2048)]
+
+
+def _header_safe(value: SecretStr) -> SecretStr:
+    """Credentials travel in HTTP headers or query strings: visible ASCII only."""
+    if not all(33 <= ord(c) <= 126 for c in value.get_secret_value()):
+        raise ValueError("must be visible ASCII characters (no spaces or control characters)")
+    return value
+
+
+Secret = Annotated[SecretStr, Field(min_length=1, max_length=2048), AfterValidator(_header_safe)]
 
 
 class LazadaAccountCreate(Schema):

@@ -56,7 +56,9 @@ def _refusal_docs(*errors: type[AppError]) -> dict[int | str, dict[str, object]]
     description="Reads the order from the marketplace (Lazada: GetOrderItems and "
     "OrderCancelValidate) and says whether it can be cancelled now, with which reasons, and "
     "which other items a cancellation would take with it. Changes nothing.",
-    responses=_refusal_docs(AccountNotFound, RemoteOrderNotFound, MarketplaceAuthFailed),
+    responses=_refusal_docs(
+        AccountNotFound, RemoteOrderNotFound, MarketplaceAuthFailed, MarketplaceDown
+    ),
 )
 async def cancel_options(
     request: Request,

@@ -82,7 +82,9 @@ class MarketplaceInputRejected(UnprocessableEntity):
 
 
 class MarketplaceAuthFailed(AppError):
-    status_code = 502
+    # 424 Failed Dependency: the account's stored credentials are the problem, something the
+    # caller (who registered them) can fix; not an error of ours.
+    status_code = 424
     code = "marketplace_auth_failed"
     title = "The marketplace refused this account's credentials"
 

@@ -35,6 +35,7 @@ from app.integrations.newegg.cancel import NeweggCancelFlow
 from app.integrations.shoplazza.cancel import ShoplazzaCancelFlow
 from app.kit.locking import advisory_xact_lock
 from app.kit.time import utc_now
+from app.metrics import CANCELLATIONS
 from app.models import TERMINAL, Cancellation, CancellationStatus, MarketplaceAccount
 from app.worker.context import WorkerContext
 
@@ -180,6 +181,9 @@ class CancellationService:
                     cancellation.id,
                     delay=timedelta(seconds=ctx.settings.cancel_poll_interval),
                 )
+        CANCELLATIONS.labels(
+            account.marketplace, str(values["status"]), str(values.get("error_code") or "")
+        ).inc()
         log.info(
             "cancellation.finished",
             cancellation_id=str(cancellation.id),

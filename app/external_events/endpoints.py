@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from app.api_keys.schemas import Scope
 from app.auth import require_scope
@@ -14,6 +15,8 @@ from app.kit.pagination import Page, decode_cursor, encode_cursor
 from app.models import EventState
 
 router = APIRouter(prefix="/webhook-events", tags=["webhook events"])
+
+EventId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.get(
@@ -49,7 +52,7 @@ async def list_events(
     dependencies=[require_scope(Scope.events_read)],
     responses={404: EventNotFound.schema()},
 )
-async def get_event(event_id: int, session: SessionDep) -> WebhookEvent:
+async def get_event(event_id: EventId, session: SessionDep) -> WebhookEvent:
     return WebhookEvent.model_validate(await external_event_service.get(session, event_id))
 
 
@@ -64,5 +67,5 @@ async def get_event(event_id: int, session: SessionDep) -> WebhookEvent:
         409: EventNotReplayable.schema(),
     },
 )
-async def replay_event(event_id: int, session: SessionDep) -> WebhookEvent:
+async def replay_event(event_id: EventId, session: SessionDep) -> WebhookEvent:
     return WebhookEvent.model_validate(await external_event_service.replay(session, event_id))

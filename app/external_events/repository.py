@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, text, update
+from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import EventState, ExternalEvent, MarketplaceAccount
+from app.models import EventState, ExternalEvent
+from app.worker.queue import FOLLOW_UP_SUFFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,28 +175,45 @@ class ExternalEventRepository:
         await self.session.flush()
 
     async def stale_pending_orders(
-        self, *, older_than: datetime, limit: int
+        self, *, older_than: datetime, limit: int, job_prefix: str
     ) -> Sequence[tuple[uuid.UUID, str]]:
-        """Orders whose pending events have waited too long: the sweeper re-queues them. An
-        account waiting for its seller to authorise again is left alone (re-authorising
-        re-queues its pushes)."""
-        paused = exists().where(
-            MarketplaceAccount.id == ExternalEvent.account_id, MarketplaceAccount.needs_reauth
+        """Orders whose pending events have waited too long and have no sync queued or
+        running (``job_prefix:{account}:{order}`` is the sync's dedupe key): the sweeper
+        re-queues these. An order whose job is merely slow is left alone, and so is an account
+        waiting for its seller to authorise again (re-authorising re-queues its pushes)."""
+        result = await self.session.execute(
+            text(
+                """
+                SELECT DISTINCT e.account_id, e.external_order_id
+                FROM external_events AS e
+                WHERE e.state = 'pending'
+                  AND e.received_at < :older_than
+                  AND e.account_id IS NOT NULL
+                  AND e.external_order_id IS NOT NULL
+                  AND NOT EXISTS (
+                      SELECT 1 FROM marketplace_accounts AS a
+                      WHERE a.id = e.account_id AND a.needs_reauth
+                  )
+                  AND NOT EXISTS (
+                      SELECT 1 FROM pgqueuer AS j
+                      WHERE j.status IN ('queued', 'picked')
+                        AND j.dedupe_key IN (
+                            :prefix || ':' || e.account_id || ':' || e.external_order_id,
+                            :prefix || ':' || e.account_id || ':' || e.external_order_id
+                                || :follow_up
+                        )
+                  )
+                LIMIT :limit
+                """
+            ),
+            {
+                "older_than": older_than,
+                "limit": limit,
+                "prefix": job_prefix,
+                "follow_up": FOLLOW_UP_SUFFIX,
+            },
         )
-        statement = (
-            select(ExternalEvent.account_id, ExternalEvent.external_order_id)
-            .where(
-                ExternalEvent.state == EventState.pending.value,
-                ExternalEvent.received_at < older_than,
-                ExternalEvent.account_id.is_not(None),
-                ExternalEvent.external_order_id.is_not(None),
-                ~paused,
-            )
-            .group_by(ExternalEvent.account_id, ExternalEvent.external_order_id)
-            .limit(limit)
-        )
-        rows = (await self.session.execute(statement)).all()
-        return [(row[0], row[1]) for row in rows if row[0] is not None and row[1]]
+        return [(row[0], row[1]) for row in result.all()]
 
     async def pending_orders(
         self, account_id: uuid.UUID, *, message_types: Sequence[int], limit: int

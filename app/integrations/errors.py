@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from app.metrics import MARKETPLACE_ERRORS
+
 
 class MarketplaceError(Exception):
     def __init__(
@@ -28,6 +30,7 @@ class MarketplaceError(Exception):
         self.marketplace = marketplace
         self.code = code
         self.retry_after = retry_after
+        MARKETPLACE_ERRORS.labels(marketplace, type(self).__name__, code or "").inc()
 
     def __str__(self) -> str:
         code = f" [{self.code}]" if self.code else ""

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import random
+import re
 
 import httpx
+
+from app.metrics import MARKETPLACE_CALLS, marketplace_of
 
 USER_AGENT = "ordersync/0.1 (+https://github.com/ordersync/ordersync)"
 
 
+_IDS = re.compile(r"/\d[\d-]{2,}")
+
+
+async def _count_call(response: httpx.Response) -> None:
+    path = response.request.url.path
+    api = _IDS.sub("/{id}", path.split("/rest", 1)[-1] if "/rest/" in path else path)
+    MARKETPLACE_CALLS.labels(marketplace_of(path), api, str(response.status_code)).inc()
+
+
 def new_http_client(*, timeout: float = 10.0, max_connections: int = 50) -> httpx.AsyncClient:
-    """The one ``httpx.AsyncClient`` a process shares across marketplace clients."""
+    """The one ``httpx.AsyncClient`` a process shares across marketplace clients; it counts
+    every call it makes (``ordersync_marketplace_calls_total``)."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
         headers={"User-Agent": USER_AGENT},
+        event_hooks={"response": [_count_call]},
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import orjson
+import structlog
 from pgqueuer.db import AsyncpgDriver
 from pgqueuer.queries import Queries
 from sqlalchemy import text
@@ -37,10 +38,16 @@ async def _queries(session: AsyncSession) -> Queries:
 
 
 async def _active_status(session: AsyncSession, dedupe_key: str) -> str | None:
+    """The waiting job's status, locked until our transaction ends.
+
+    The lock matters when the job is still queued: a worker dequeues with SKIP LOCKED, so it
+    cannot start that job before the row that caused this enqueue is committed, and the job's
+    "events received before I started" therefore includes it.
+    """
     result = await session.execute(
         text(
             "SELECT status::text FROM pgqueuer WHERE dedupe_key = :key "
-            "AND status IN ('queued', 'picked') LIMIT 1"
+            "AND status IN ('queued', 'picked') LIMIT 1 FOR UPDATE"
         ),
         {"key": dedupe_key},
     )
@@ -63,9 +70,17 @@ async def enqueue_coalesced(
     """
     queries = await _queries(session)
     body = orjson.dumps(payload)
+    # The request (or job) that causes this one: its id follows the work into the worker's logs.
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    headers = {"request_id": str(request_id)} if request_id else None
     for _ in range(3):
         (job_id,) = await queries.enqueue(
-            entrypoint, body, execute_after=delay, dedupe_key=dedupe_key, on_conflict="skip"
+            entrypoint,
+            body,
+            execute_after=delay,
+            dedupe_key=dedupe_key,
+            headers=headers,
+            on_conflict="skip",
         )
         if job_id is not None:
             return Enqueued(int(job_id))

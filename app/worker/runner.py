@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import asyncpg
 import structlog
-from pgqueuer import QueueManager
 from pgqueuer.db import AsyncpgPoolDriver
 from pgqueuer.queries import Queries
 
@@ -19,9 +18,10 @@ from app.db import to_libpq_url, transaction
 from app.external_events.repository import ExternalEventRepository
 from app.integrations.lazada import schedule as lazada_schedule
 from app.integrations.lazada import tasks as lazada_tasks
-from app.integrations.lazada.jobs import enqueue_order_sync
+from app.integrations.lazada.jobs import SYNC_ORDER, enqueue_order_sync
 from app.kit.time import utc_now
 from app.worker.context import WorkerContext
+from app.worker.executor import ContextQueueManager
 
 log = structlog.get_logger(__name__)
 
@@ -36,7 +36,7 @@ async def sweep_once(ctx: WorkerContext) -> int:
     older_than = utc_now() - timedelta(seconds=ctx.settings.sweep_age)
     async with transaction(ctx.sessionmaker) as session:
         stale = await ExternalEventRepository.from_session(session).stale_pending_orders(
-            older_than=older_than, limit=500
+            older_than=older_than, limit=500, job_prefix=SYNC_ORDER
         )
         for account_id, order_id in stale:
             await enqueue_order_sync(session, account_id, order_id)
@@ -71,7 +71,7 @@ async def run_worker(ctx: WorkerContext, database_url: str, stop: asyncio.Event)
     )
     assert pool is not None
     try:
-        qm = QueueManager(Queries(AsyncpgPoolDriver(pool)))
+        qm = ContextQueueManager(Queries(AsyncpgPoolDriver(pool)))
         lazada_tasks.register(qm, ctx)
         cancellation_tasks.register(qm, ctx)
         sweeper = asyncio.create_task(_sweep_forever(ctx, stop))
@@ -86,7 +86,8 @@ async def run_worker(ctx: WorkerContext, database_url: str, stop: asyncio.Event)
             await qm.run(
                 batch_size=max(1, concurrency // 2),
                 max_concurrent_tasks=max(concurrency, 2),
-                dequeue_timeout=timedelta(seconds=5),
+                # Short: a retried job whose delay ends must not wait for the next notification.
+                dequeue_timeout=timedelta(seconds=1),
                 heartbeat_timeout=timedelta(seconds=ctx.settings.job_heartbeat_timeout),
             )
         finally:

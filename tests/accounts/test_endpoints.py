@@ -91,7 +91,11 @@ class TestAuth:
     async def test_docs_and_health_are_public(self, anonymous: httpx.AsyncClient) -> None:
         assert (await anonymous.get("/docs")).status_code == 200
         assert (await anonymous.get("/healthz")).json() == {"status": "ok"}
-        assert (await anonymous.get("/readyz")).json() == {"status": "ready"}
+        assert (await anonymous.get("/readyz")).json() == {
+            "status": "ready",
+            "database": "up",
+            "spool_depth": 0,
+        }
         spec = (await anonymous.get("/openapi.json")).json()
         assert "/webhooks/lazada" in spec["paths"]
         assert spec["paths"]["/v1/accounts"]["post"]["responses"]["409"]

@@ -154,7 +154,7 @@ class TestRefusals:
         ).json()["id"]
         number = await _order(newegg)
         response = await cancel(api, account, number, {"reason": "out_of_stock"})
-        assert response.status_code == 502
+        assert response.status_code == 424
         assert response.json()["code"] == "marketplace_auth_failed"
 
 

@@ -112,7 +112,7 @@ class TestRefusals:
         account = await _connect(api, shoplazza, scopes=["read_order"])
         order_id = await _order(shoplazza)
         response = await cancel(api, account, order_id, {"reason": "other"})
-        assert response.status_code == 502
+        assert response.status_code == 424
         assert response.json()["code"] == "marketplace_auth_failed"
         assert response.json()["marketplace_code"] == "403"
         stored = (await api.get(f"/v1/cancellations/{response.json()['cancellation_id']}")).json()
@@ -179,7 +179,7 @@ class TestCredentialsAndInput:
         # The shop issues a new token: ours is no longer valid.
         await shoplazza.post("/_sandbox/shops", json={"shop_domain": SHOP})
         response = await cancel(api, account, order_id, {"reason": "other"})
-        assert response.status_code == 502
+        assert response.status_code == 424
         assert response.json()["code"] == "marketplace_auth_failed"
         assert response.json()["marketplace_code"] == "401"
 

@@ -35,6 +35,7 @@ GATEWAYS = {
     "id": "https://api.lazada.co.id/rest",
 }
 AUTH_GATEWAY = "https://auth.lazada.com/rest"
+REFRESH_TIMEOUT = 60.0
 
 # Codes that mean "slow down" (lazada.md §5: 901 is documented, the rest seen in the field).
 _THROTTLE_CODES = {"ApiCallLimit", "901", "IopSystemFlowlimit", "ServiceCurrentlimit"}
@@ -126,7 +127,13 @@ class LazadaClient:
         self._limiter = limiter
 
     async def _call(
-        self, base: str, api_path: str, params: dict[str, str], *, signed_token: bool = True
+        self,
+        base: str,
+        api_path: str,
+        params: dict[str, str],
+        *,
+        signed_token: bool = True,
+        wait: float | None = None,
     ) -> dict[str, Any]:
         auth = LazadaSigner(
             app_key=self._app_key,
@@ -142,7 +149,12 @@ class LazadaClient:
                     str(wait), marketplace=MARKETPLACE, retry_after=wait.seconds
                 ) from None
         try:
-            response = await self._http.get(base + api_path, params=params, auth=auth)
+            response = await self._http.get(
+                base + api_path,
+                params=params,
+                auth=auth,
+                timeout=httpx.USE_CLIENT_DEFAULT if wait is None else wait,
+            )
         except httpx.TimeoutException as exc:
             raise errors.MarketplaceTimeout(
                 f"{api_path} timed out", marketplace=MARKETPLACE
@@ -233,11 +245,14 @@ class LazadaClient:
         return result
 
     async def refresh_access_token(self, refresh_token: str) -> LazadaToken:
+        """A refresh retires the old refresh token: an answer lost to an impatient timeout would
+        leave us with none that works, so this one call waits much longer than the others."""
         body = await self._call(
             self._auth_base,
             "/auth/token/refresh",
             {"refresh_token": refresh_token},
             signed_token=False,
+            wait=REFRESH_TIMEOUT,
         )
         return LazadaToken.model_validate(body)
 

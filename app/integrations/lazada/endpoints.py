@@ -11,11 +11,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from app.db import transaction
-from app.exceptions import BadRequest, PayloadTooLarge, Unauthorized
-from app.integrations.lazada import service
+from app.exceptions import AppError, BadRequest, PayloadTooLarge, Unauthorized
 from app.integrations.lazada.push import InvalidPush, parse_push
 from app.integrations.lazada.signing import verify_push_signature
+from app.metrics import PUSHES
 
 router = APIRouter(tags=["webhooks"])
 
@@ -50,7 +49,11 @@ class MalformedJson(MalformedPush):
 
 
 class WebhookAck(BaseModel):
-    status: str = Field(examples=["accepted"], description="`accepted` or `duplicate`.")
+    status: str = Field(
+        examples=["accepted"],
+        description="`accepted`, `duplicate`, or `spooled` (the database is unavailable: the "
+        "push is kept on local disk and moved into the inbox when it is back).",
+    )
     event_id: int | None = Field(default=None, description="The inbox id (absent for duplicates).")
     state: str | None = Field(
         default=None, examples=["pending"], description="pending, ignored or unroutable."
@@ -87,6 +90,16 @@ async def _read_body(request: Request, limit: int) -> bytes:
     },
 )
 async def lazada_webhook(request: Request) -> WebhookAck:
+    try:
+        ack = await _receive(request)
+    except AppError as exc:
+        PUSHES.labels("lazada", f"rejected_{exc.code}").inc()
+        raise
+    PUSHES.labels("lazada", ack.status).inc()
+    return ack
+
+
+async def _receive(request: Request) -> WebhookAck:
     settings = request.app.state.settings
     body = await _read_body(request, settings.webhook_max_body)
     header = request.headers.get("authorization")
@@ -104,8 +117,10 @@ async def lazada_webhook(request: Request) -> WebhookAck:
     except InvalidPush as exc:
         kind = MalformedJson if exc.code == MalformedJson.code else MalformedPush
         raise kind(str(exc)) from None
-    async with transaction(request.app.state.sessionmaker) as session:
-        result = await service.ingest(session, push, body)
+    del push  # parsed to refuse bad input now; intake stores the raw bytes
+    result = await request.app.state.intake.take(body)
+    if result is None:
+        return WebhookAck(status="spooled")
     if result.duplicate:
         return WebhookAck(status="duplicate")
     return WebhookAck(

@@ -1,11 +1,13 @@
 """Taking pushes in whether or not the database is there.
 
 Normal path: one transaction stores the push and queues its work. When that transaction cannot
-run (the database is down or restarting), the push goes to the local spool and Lazada still gets
-its 200; while anything is spooled, new pushes queue behind it so that the inbox receives them
-in arrival order. A drainer moves spooled pushes into the inbox as soon as the database answers:
-commit first, then delete the file, so a crash in between re-delivers a push that the inbox's
-dedupe key then recognises. Nothing acknowledged is lost, nothing is processed twice.
+run (the database is down or restarting) or cannot finish in time, the push goes to the local
+spool and Lazada still gets its 200. While the database is known to be down, every new push
+queues behind the spooled ones, so the inbox receives them in arrival order; a push spilled only
+because the database was slow does not divert the ones after it. A drainer moves spooled pushes
+into the inbox, oldest first, as soon as the database answers: commit first, then delete the
+files, so a crash in between re-delivers pushes that the inbox's dedupe key then recognises.
+Nothing acknowledged is lost, nothing is processed twice.
 """
 
 from __future__ import annotations
@@ -56,9 +58,11 @@ class Intake:
 
     async def take(self, body: bytes) -> service.IngestResult | None:
         """Store a verified, parsed push. None: it was spooled."""
-        if self.spool.depth() == 0:
+        if self.database_up:
             try:
                 return await self._ingest(body)
+            except TimeoutError:
+                log.warning("lazada.webhook.slow_database")
             except Exception as exc:
                 if not database_down(exc):
                     raise
@@ -76,25 +80,27 @@ class Intake:
             log.error("intake.database_down", error=type(exc).__name__)
         self.database_up = False
 
-    async def drain_once(self, batch: int = 200) -> int:
-        """Move spooled pushes into the inbox, oldest first. Returns how many."""
-        moved = 0
-        for path in self.spool.oldest(batch):
-            record = orjson.loads(path.read_bytes())
-            body = record["body"].encode()
-            try:
-                await self._ingest(body)
-            except Exception as exc:
-                if not database_down(exc):
-                    raise
-                self._down(exc)
-                return moved
+    async def drain_once(self, batch: int = 100) -> int:
+        """Move the oldest spooled pushes into the inbox in one transaction. Returns how many."""
+        paths = self.spool.oldest(batch)
+        if not paths:
+            return 0
+        bodies = [orjson.loads(path.read_bytes())["body"].encode() for path in paths]
+        try:
+            async with asyncio.timeout(10), transaction(self.sessionmaker) as session:
+                for body in bodies:
+                    await service.ingest(session, parse_push(body), body)
+        except Exception as exc:
+            if not database_down(exc):
+                raise
+            self._down(exc)
+            return 0
+        for path in paths:
             self.spool.remove(path)
-            moved += 1
         if not self.database_up:
-            log.info("intake.database_back", drained=moved)
+            log.info("intake.database_back", drained=len(paths))
         self.database_up = True
-        return moved
+        return len(paths)
 
     async def run_drainer(self, stop: asyncio.Event) -> None:
         pause = 0.2

@@ -82,16 +82,14 @@ def _text(value: Any, field: str) -> str | None:
     return text
 
 
-def _integer(value: Any, field: str) -> int | None:
+def _integer(value: Any, field: str, *, maximum: int = 2**63 - 1) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        raise InvalidPush(f"{field} must be an integer")
-    if isinstance(value, int):
-        return value
     if isinstance(value, str) and value.isdigit() and len(value) < 19:
-        return int(value)
-    raise InvalidPush(f"{field} must be an integer")
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= maximum:
+        return value
+    raise InvalidPush(f"{field} must be an integer from 0 to {maximum}")
 
 
 def parse_push(body: bytes) -> LazadaPush:
@@ -104,7 +102,9 @@ def parse_push(body: bytes) -> LazadaPush:
     if b"\\u0000" in body:
         raise InvalidPush("NUL characters are not accepted")
     # The docs' tables say msg_type; the bodies say message_type.
-    message_type = _integer(document.get("message_type", document.get("msg_type")), "message_type")
+    message_type = _integer(
+        document.get("message_type", document.get("msg_type")), "message_type", maximum=9999
+    )
     if message_type is None:
         raise InvalidPush("message_type is required")
     data = document.get("data", {})

@@ -15,15 +15,15 @@ from app.integrations.lazada.signing import rest_sign
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-def _client(handler: Handler, **kwargs: str) -> LazadaClient:
+def _client(handler: Handler, api_base: str | None = None) -> LazadaClient:
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     return LazadaClient(
         http,
         app_key="123456",
         app_secret="helloworld",
-        country=kwargs.pop("country", "vn"),
+        country="vn",
         access_token="test-token",
-        **kwargs,
+        api_base=api_base,
     )
 
 
