@@ -103,7 +103,11 @@ async def database(workdir: Path) -> AsyncIterator[str]:
     if not server_url:
         say(f"DATABASE_URL is unset: embedded Postgres in {workdir}")
         url = await asyncio.to_thread(start_embedded_postgres, workdir, cleanup="delete")
-        yield url
+        try:
+            yield url
+        finally:
+            # Now, while its directory still exists: at exit pg_ctl would find it gone.
+            await asyncio.to_thread(_stop_embedded, workdir / "pgdata")
         return
     name = f"ordersync_bench_{uuid.uuid4().hex[:10]}"
     say(f"DATABASE_URL is set: creating database {name} for this run")
@@ -124,6 +128,12 @@ async def database(workdir: Path) -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+def _stop_embedded(pgdata: Path) -> None:
+    import pgserver
+
+    pgserver.get_server(pgdata, cleanup_mode="delete").cleanup()  # type: ignore[attr-defined]
 
 
 def environment(database_url: str, sandbox: str) -> dict[str, str]:
