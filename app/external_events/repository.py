@@ -197,10 +197,11 @@ class ExternalEventRepository:
                   AND NOT EXISTS (
                       SELECT 1 FROM pgqueuer AS j
                       WHERE j.status IN ('queued', 'picked')
-                        AND j.dedupe_key IN (
-                            :prefix || ':' || e.account_id || ':' || e.external_order_id,
-                            :prefix || ':' || e.account_id || ':' || e.external_order_id
-                                || :follow_up
+                        AND (
+                            j.dedupe_key = :prefix || ':' || e.account_id || ':'
+                                || e.external_order_id
+                            OR j.dedupe_key LIKE :prefix || ':' || e.account_id || ':'
+                                || e.external_order_id || :follow_up || '%'
                         )
                   )
                 LIMIT :limit

@@ -20,6 +20,8 @@ from pgqueuer.queries import Queries
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+log = structlog.get_logger(__name__)
+
 FOLLOW_UP_SUFFIX = ":follow-up"
 
 
@@ -73,24 +75,30 @@ async def enqueue_coalesced(
     # The request (or job) that causes this one: its id follows the work into the worker's logs.
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     headers = {"request_id": str(request_id)} if request_id else None
+    # A running job may already have fetched, so a push that arrives meanwhile needs a job that
+    # has not started yet: the follow-up keys give it one even while earlier ones run.
+    keys = [dedupe_key]
+    if follow_up:
+        keys += [dedupe_key + FOLLOW_UP_SUFFIX + suffix for suffix in ("", "-2", "-3")]
     for _ in range(3):
-        (job_id,) = await queries.enqueue(
-            entrypoint,
-            body,
-            execute_after=delay,
-            dedupe_key=dedupe_key,
-            headers=headers,
-            on_conflict="skip",
-        )
-        if job_id is not None:
-            return Enqueued(int(job_id))
-        status = await _active_status(session, dedupe_key)
-        if status == "queued" or (status == "picked" and not follow_up):
-            return Enqueued(None)
-        if status == "picked":
-            (follow_up_id,) = await queries.enqueue(
-                entrypoint, body, dedupe_key=dedupe_key + FOLLOW_UP_SUFFIX, on_conflict="skip"
+        for key in keys:
+            (job_id,) = await queries.enqueue(
+                entrypoint,
+                body,
+                execute_after=delay,
+                dedupe_key=key,
+                headers=headers,
+                on_conflict="skip",
             )
-            return Enqueued(int(follow_up_id) if follow_up_id is not None else None, follow_up=True)
-        # The job finished between our insert and our look: try again, its key is free now.
+            if job_id is not None:
+                return Enqueued(int(job_id), follow_up=key != dedupe_key)
+            status = await _active_status(session, key)
+            if status == "queued" or not follow_up:
+                return Enqueued(None)
+            if status is None:
+                break  # that job finished between our insert and our look: start over
+        else:
+            # Every key's job is running: rare; the sweeper re-queues this push's order.
+            log.warning("worker.enqueue.all_running", entrypoint=entrypoint, key=dedupe_key)
+            return Enqueued(None)
     raise RuntimeError(f"could not enqueue {entrypoint} under {dedupe_key}")
