@@ -64,6 +64,17 @@ def start_embedded_postgres(data_dir: Path, *, cleanup: str | None = "stop") -> 
     return uri.render_as_string(hide_password=False)
 
 
+def stop_embedded_postgres(data_dir: Path) -> None:
+    """Stop the embedded Postgres of ``data_dir`` now (its own exit hook would run too late when
+    the directory is about to be deleted)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    server = pgserver.get_server((data_dir / "pgdata").resolve())  # type: ignore[attr-defined]
+    server.cleanup()
+
+
 def resolve_database_url(settings: DatabaseSettings) -> str:
     """The configured URL, or an embedded Postgres's when none is configured."""
     if settings.database_url:

@@ -16,7 +16,12 @@ import pytest
 from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import create_engine, create_sessionmaker, start_embedded_postgres
+from app.db import (
+    create_engine,
+    create_sessionmaker,
+    start_embedded_postgres,
+    stop_embedded_postgres,
+)
 from app.kit.server import BackgroundServer
 from app.main import create_app
 from app.migrate import upgrade
@@ -47,11 +52,14 @@ class Postgres:
 async def postgres() -> AsyncIterator[Postgres]:
     import pgserver
 
-    with tempfile.TemporaryDirectory(prefix="ordersync-outage-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ordersync-outage-", ignore_cleanup_errors=True) as tmp:
         url = await asyncio.to_thread(start_embedded_postgres, Path(tmp), cleanup="delete")
-        await asyncio.to_thread(upgrade, url)
-        server = pgserver.get_server((Path(tmp) / "pgdata").resolve())  # type: ignore[attr-defined]
-        yield Postgres(url, server)
+        try:
+            await asyncio.to_thread(upgrade, url)
+            server = pgserver.get_server((Path(tmp) / "pgdata").resolve())  # type: ignore[attr-defined]
+            yield Postgres(url, server)
+        finally:
+            await asyncio.to_thread(stop_embedded_postgres, Path(tmp))
 
 
 @dataclass
