@@ -1,5 +1,7 @@
 """Fixtures for the whole suite: real Postgres, real HTTP, no patching of our own code."""
 
+import hypothesis
+
 from tests.fixtures.database import (
     clean_db,
     database_url,
@@ -39,3 +41,8 @@ __all__ = [
     "shoplazza_server",
     "worker",
 ]
+
+# Property tests must not depend on luck or on a local example database: the same examples on
+# every machine, every run.
+hypothesis.settings.register_profile("ordersync", derandomize=True, database=None, deadline=None)
+hypothesis.settings.load_profile("ordersync")

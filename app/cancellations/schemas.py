@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from app.kit.schemas import Schema
+from app.kit.text import is_ascii_digits
 
 ORDER_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$"
 
@@ -49,7 +50,7 @@ class CancellationCreate(Schema):
         if value is None:
             return None
         for item in value:
-            if not item.isdigit() or len(item) > 20:
+            if not is_ascii_digits(item) or len(item) > 20:
                 raise ValueError("item ids are the marketplace's numeric ids")
         return list(dict.fromkeys(value))
 

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import httpx
 
+from app.integrations import errors
+from app.integrations.ratelimit import MustWait, TokenBucket
 from app.metrics import MARKETPLACE_CALLS, marketplace_of
+
+T = TypeVar("T")
 
 USER_AGENT = "ordersync/0.1 (+https://github.com/ordersync/ordersync)"
 
@@ -51,3 +57,36 @@ def backoff_delay(
     if retry_after is not None:
         delay = max(delay, retry_after)
     return min(delay, cap)
+
+
+async def call_marketplace(
+    marketplace: str,
+    what: str,
+    send: Callable[[], Awaitable[httpx.Response]],
+    read: Callable[[httpx.Response], T],
+    limiter: TokenBucket | None,
+) -> T:
+    """One marketplace call, paced by ``limiter``, with transport failures mapped to our error
+    tree. ``read`` is the marketplace's own answer-to-error mapping; when it says "slow down",
+    the account's bucket holds every caller until the marketplace's time is up."""
+    if limiter is not None:
+        try:
+            await limiter.acquire()
+        except MustWait as wait:
+            raise errors.RateLimited(
+                str(wait), marketplace=marketplace, retry_after=wait.seconds
+            ) from None
+    try:
+        response = await send()
+    except httpx.TimeoutException as exc:
+        raise errors.MarketplaceTimeout(f"{what} timed out", marketplace=marketplace) from exc
+    except httpx.TransportError as exc:
+        raise errors.MarketplaceConnectionError(
+            f"{what}: {type(exc).__name__}", marketplace=marketplace
+        ) from exc
+    try:
+        return read(response)
+    except errors.RateLimited as exc:
+        if limiter is not None:
+            limiter.hold(exc.retry_after or 1.0)
+        raise

@@ -11,6 +11,7 @@ import orjson
 
 from app.integrations import errors
 from app.integrations.base import FetchedOrder
+from app.integrations.http import call_marketplace
 from app.integrations.lazada.auth import LazadaSigner
 from app.integrations.lazada.schemas import (
     LazadaCancelResult,
@@ -22,7 +23,7 @@ from app.integrations.lazada.schemas import (
     LazadaToken,
     to_domain,
 )
-from app.integrations.ratelimit import MustWait, TokenBucket
+from app.integrations.ratelimit import TokenBucket
 
 MARKETPLACE = "lazada"
 
@@ -141,34 +142,18 @@ class LazadaClient:
             access_token=self._access_token if signed_token else None,
             api_prefix=httpx.URL(base).path,
         )
-        if self._limiter is not None:
-            try:
-                await self._limiter.acquire()
-            except MustWait as wait:
-                raise errors.RateLimited(
-                    str(wait), marketplace=MARKETPLACE, retry_after=wait.seconds
-                ) from None
-        try:
-            response = await self._http.get(
+        return await call_marketplace(
+            MARKETPLACE,
+            api_path,
+            lambda: self._http.get(
                 base + api_path,
                 params=params,
                 auth=auth,
                 timeout=httpx.USE_CLIENT_DEFAULT if wait is None else wait,
-            )
-        except httpx.TimeoutException as exc:
-            raise errors.MarketplaceTimeout(
-                f"{api_path} timed out", marketplace=MARKETPLACE
-            ) from exc
-        except httpx.TransportError as exc:
-            raise errors.MarketplaceConnectionError(
-                f"{api_path}: {type(exc).__name__}", marketplace=MARKETPLACE
-            ) from exc
-        try:
-            return raise_for_lazada(response)
-        except errors.RateLimited as exc:
-            if self._limiter is not None:
-                self._limiter.hold(exc.retry_after or 1.0)
-            raise
+            ),
+            raise_for_lazada,
+            self._limiter,
+        )
 
     async def get_order(self, order_id: str) -> tuple[LazadaOrder, dict[str, Any]]:
         body = await self._call(self._api_base, "/order/get", {"order_id": order_id})

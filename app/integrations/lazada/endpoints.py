@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from app.exceptions import AppError, BadRequest, PayloadTooLarge, Unauthorized
 from app.integrations.lazada.push import InvalidPush, parse_push
 from app.integrations.lazada.signing import verify_push_signature
+from app.kit.text import is_ascii_digits
 from app.metrics import PUSHES
 
 router = APIRouter(tags=["webhooks"])
@@ -62,7 +63,7 @@ class WebhookAck(BaseModel):
 
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and is_ascii_digits(declared) and int(declared) > limit:
         raise PushTooLarge(f"the limit is {limit} bytes")
     chunks: list[bytes] = []
     size = 0

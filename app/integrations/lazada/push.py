@@ -10,6 +10,7 @@ import orjson
 
 from app.config import LAZADA_COUNTRIES
 from app.external_events.repository import NewEvent
+from app.kit.text import is_ascii_digits
 from app.models import EventState
 
 SOURCE = "lazada"
@@ -85,7 +86,7 @@ def _text(value: Any, field: str) -> str | None:
 def _integer(value: Any, field: str, *, maximum: int = 2**63 - 1) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.isdigit() and len(value) < 19:
+    if isinstance(value, str) and is_ascii_digits(value) and len(value) < 19:
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= maximum:
         return value

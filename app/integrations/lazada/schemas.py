@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from app.integrations.base import FetchedItem, FetchedOrder
+from app.kit.text import is_ascii_digits
 
 
 def _to_str(value: Any) -> Any:
@@ -38,7 +39,7 @@ def parse_lazada_datetime(value: Any) -> datetime | None:
         return None
     if isinstance(value, datetime):
         return value
-    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+    if isinstance(value, int | float) or (isinstance(value, str) and is_ascii_digits(value)):
         number = float(value)
         return datetime.fromtimestamp(number / 1000 if number > 1e12 else number, tz=UTC)
     text = str(value).strip()

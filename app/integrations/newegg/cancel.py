@@ -18,6 +18,7 @@ from app.cancellations.schemas import CancelOptions, CancelReason, ReasonOption
 from app.integrations import errors
 from app.integrations.newegg.client import NeweggClient
 from app.integrations.newegg.schemas import SHIPPED_BY_NEWEGG, UNSHIPPED, VOID
+from app.kit.text import is_ascii_digits
 
 REASON_CODES = {
     CancelReason.out_of_stock: 24,
@@ -47,7 +48,7 @@ _REFUSALS: dict[str, type[AlreadyCancelled | OrderShipped | MarketplaceInputReje
 
 
 def order_number(order_id: str) -> int:
-    if not order_id.isdigit() or not 1 <= int(order_id) <= MAX_ORDER_NUMBER:
+    if not is_ascii_digits(order_id) or not 1 <= int(order_id) <= MAX_ORDER_NUMBER:
         raise Refusal(
             InvalidOrderNumber,
             f"Newegg order numbers are integers from 1 to {MAX_ORDER_NUMBER}.",
@@ -57,7 +58,7 @@ def order_number(order_id: str) -> int:
 
 def reason_code(reason: str, marketplace_reason_id: str | None) -> int:
     if marketplace_reason_id is not None:
-        if marketplace_reason_id.isdigit() and int(marketplace_reason_id) in CODE_NAMES:
+        if is_ascii_digits(marketplace_reason_id) and int(marketplace_reason_id) in CODE_NAMES:
             return int(marketplace_reason_id)
     elif reason in REASON_CODES:
         return REASON_CODES[CancelReason(reason)]

@@ -12,9 +12,10 @@ import httpx
 import orjson
 
 from app.integrations import errors
+from app.integrations.http import call_marketplace
 from app.integrations.newegg.auth import NeweggAuth
 from app.integrations.newegg.schemas import CancelResponse, OrderStatus, SbnResult
-from app.integrations.ratelimit import MustWait, TokenBucket
+from app.integrations.ratelimit import TokenBucket
 
 MARKETPLACE = "newegg"
 API_HOST = "https://api.newegg.com"
@@ -115,36 +116,20 @@ class NeweggClient:
         params = {"sellerid": self._seller_id}
         if version:
             params["version"] = VERSION
-        if self._limiter is not None:
-            try:
-                await self._limiter.acquire()
-            except MustWait as wait:
-                raise errors.RateLimited(
-                    str(wait), marketplace=MARKETPLACE, retry_after=wait.seconds
-                ) from None
-        try:
-            response = await self._http.request(
+        return await call_marketplace(
+            MARKETPLACE,
+            f"{method} {path}",
+            lambda: self._http.request(
                 method,
                 self._base + path,
                 params=params,
                 json=json,
                 auth=self._auth,
                 headers={"Accept": "application/json"},
-            )
-        except httpx.TimeoutException as exc:
-            raise errors.MarketplaceTimeout(
-                f"{method} {path} timed out", marketplace=MARKETPLACE
-            ) from exc
-        except httpx.TransportError as exc:
-            raise errors.MarketplaceConnectionError(
-                f"{method} {path}: {type(exc).__name__}", marketplace=MARKETPLACE
-            ) from exc
-        try:
-            return raise_for_newegg(response)
-        except errors.RateLimited as exc:
-            if self._limiter is not None:
-                self._limiter.hold(exc.retry_after or 1.0)
-            raise
+            ),
+            raise_for_newegg,
+            self._limiter,
+        )
 
     async def cancel_order(self, order_number: int, reason_code: int) -> CancelResponse:
         body = await self._request(

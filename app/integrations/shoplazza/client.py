@@ -8,7 +8,8 @@ import httpx
 import orjson
 
 from app.integrations import errors
-from app.integrations.ratelimit import MustWait, TokenBucket
+from app.integrations.http import call_marketplace
+from app.integrations.ratelimit import TokenBucket
 from app.integrations.shoplazza.auth import ShoplazzaAuth
 from app.integrations.shoplazza.schemas import ShoplazzaOrder
 
@@ -85,31 +86,13 @@ class ShoplazzaClient:
         self._limiter = limiter
 
     async def _request(self, method: str, path: str, json: Any = None) -> dict[str, Any]:
-        if self._limiter is not None:
-            try:
-                await self._limiter.acquire()
-            except MustWait as wait:
-                raise errors.RateLimited(
-                    str(wait), marketplace=MARKETPLACE, retry_after=wait.seconds
-                ) from None
-        try:
-            response = await self._http.request(
-                method, self._base + path, json=json, auth=self._auth
-            )
-        except httpx.TimeoutException as exc:
-            raise errors.MarketplaceTimeout(
-                f"{method} {path} timed out", marketplace=MARKETPLACE
-            ) from exc
-        except httpx.TransportError as exc:
-            raise errors.MarketplaceConnectionError(
-                f"{method} {path}: {type(exc).__name__}", marketplace=MARKETPLACE
-            ) from exc
-        try:
-            return raise_for_shoplazza(response)
-        except errors.RateLimited as exc:
-            if self._limiter is not None:
-                self._limiter.hold(exc.retry_after or 1.0)
-            raise
+        return await call_marketplace(
+            MARKETPLACE,
+            f"{method} {path}",
+            lambda: self._http.request(method, self._base + path, json=json, auth=self._auth),
+            raise_for_shoplazza,
+            self._limiter,
+        )
 
     async def get_order(self, order_id: str) -> ShoplazzaOrder:
         body = await self._request("GET", f"/orders/{order_id}")

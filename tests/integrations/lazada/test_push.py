@@ -82,6 +82,8 @@ class TestParsePush:
             (b"[1, 2]", "invalid_push"),
             (b'{"data": {}}', "invalid_push"),
             (b'{"message_type": "zero", "data": {}}', "invalid_push"),
+            # Found by hypothesis: str.isdigit() accepts superscripts, int() does not.
+            ('{"message_type": "\u00b2", "data": {}}'.encode(), "invalid_push"),
             (b'{"message_type": 0, "data": []}', "invalid_push"),
             (b'{"message_type": 0, "data": {"order_status": "pending"}}', "invalid_push"),
             (
