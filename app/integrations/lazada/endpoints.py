@@ -118,8 +118,7 @@ async def _receive(request: Request) -> WebhookAck:
     except InvalidPush as exc:
         kind = MalformedJson if exc.code == MalformedJson.code else MalformedPush
         raise kind(str(exc)) from None
-    del push  # parsed to refuse bad input now; intake stores the raw bytes
-    result = await request.app.state.intake.take(body)
+    result = await request.app.state.intake.take(push, body)
     if result is None:
         return WebhookAck(status="spooled")
     if result.duplicate:

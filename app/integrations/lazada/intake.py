@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import transaction
 from app.integrations.lazada import service
-from app.integrations.lazada.push import parse_push
+from app.integrations.lazada.push import LazadaPush, parse_push
 from app.kit.spool import Spool
 
 log = structlog.get_logger(__name__)
@@ -56,11 +56,11 @@ class Intake:
     def degraded(self) -> bool:
         return not self.database_up or self.spool.depth() > 0
 
-    async def take(self, body: bytes) -> service.IngestResult | None:
+    async def take(self, push: LazadaPush, body: bytes) -> service.IngestResult | None:
         """Store a verified, parsed push. None: it was spooled."""
         if self.database_up:
             try:
-                return await self._ingest(body)
+                return await self._ingest(push, body)
             except TimeoutError:
                 log.warning("lazada.webhook.slow_database")
             except Exception as exc:
@@ -71,9 +71,9 @@ class Intake:
         log.warning("lazada.webhook.spooled", spool_depth=self.spool.depth())
         return None
 
-    async def _ingest(self, body: bytes) -> service.IngestResult:
+    async def _ingest(self, push: LazadaPush, body: bytes) -> service.IngestResult:
         async with asyncio.timeout(self.db_timeout), transaction(self.sessionmaker) as session:
-            return await service.ingest(session, parse_push(body), body)
+            return await service.ingest(session, push, body)
 
     def _down(self, exc: BaseException) -> None:
         if self.database_up:
