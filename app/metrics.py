@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,6 +16,12 @@ PUSHES = Counter(
     "ordersync_pushes_total",
     "Pushes received, by outcome (accepted, duplicate, spooled, rejected_<code>).",
     ["marketplace", "outcome"],
+    registry=REGISTRY,
+)
+INTAKE_BATCH = Histogram(
+    "ordersync_intake_batch_pushes",
+    "Pushes stored per intake transaction (the webhook's group commit).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
     registry=REGISTRY,
 )
 MARKETPLACE_CALLS = Counter(

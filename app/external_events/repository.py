@@ -38,29 +38,50 @@ class InsertedEvent:
     state: EventState
 
 
-# One round trip on the hot path: route to the account and insert, or do nothing on a duplicate.
-_INSERT_ROUTED = text(
+# One round trip for a whole batch of pushes: route each to its account and insert it, or skip
+# it when its dedupe key is already stored. Arrays in, one row per stored push out.
+_INSERT_ROUTED_MANY = text(
     """
-    WITH account AS (
-        SELECT id FROM marketplace_accounts
-        WHERE marketplace = :source AND seller_id = :seller_id
-          AND (CAST(:country AS text) IS NULL OR country = :country)
-        ORDER BY created_at
-        LIMIT 1
+    WITH input AS (
+        SELECT * FROM unnest(
+            CAST(:sources AS text[]), CAST(:dedupe_keys AS text[]), CAST(:message_types AS int[]),
+            CAST(:seller_ids AS text[]), CAST(:sites AS text[]), CAST(:countries AS text[]),
+            CAST(:order_ids AS text[]), CAST(:line_ids AS text[]), CAST(:statuses AS text[]),
+            CAST(:update_times AS bigint[]), CAST(:states AS text[]),
+            CAST(:needs_account AS boolean[]), CAST(:payloads AS text[])
+        ) WITH ORDINALITY AS t(
+            source, dedupe_key, message_type, seller_id, site, country, external_order_id,
+            external_line_id, status, status_update_time, state, needs_account, payload, ord
+        )
     )
     INSERT INTO external_events (
         source, dedupe_key, message_type, seller_id, site, external_order_id, external_line_id,
         status, status_update_time, account_id, state, payload
     )
-    SELECT :source, :dedupe_key, :message_type, :seller_id, :site, :external_order_id,
-           :external_line_id, :status, :status_update_time, account.id,
-           CASE WHEN account.id IS NULL AND :needs_account THEN 'unroutable' ELSE :state END,
-           CAST(:payload AS jsonb)
-    FROM (SELECT 1) AS one LEFT JOIN account ON true
+    SELECT i.source, i.dedupe_key, i.message_type, i.seller_id, i.site, i.external_order_id,
+           i.external_line_id, i.status, i.status_update_time, account.id,
+           CASE WHEN account.id IS NULL AND i.needs_account THEN 'unroutable' ELSE i.state END,
+           CAST(i.payload AS jsonb)
+    FROM input AS i
+    LEFT JOIN LATERAL (
+        SELECT id FROM marketplace_accounts
+        WHERE marketplace = i.source AND seller_id = i.seller_id
+          AND (i.country IS NULL OR country = i.country)
+        ORDER BY created_at
+        LIMIT 1
+    ) AS account ON true
+    ORDER BY i.ord
     ON CONFLICT (source, dedupe_key) DO NOTHING
-    RETURNING id, account_id, state
+    RETURNING id, source, dedupe_key, account_id, state
     """
 )
+
+
+@dataclass(frozen=True, slots=True)
+class EventToStore:
+    event: NewEvent
+    payload_json: str  # stored as given: for a push, the very bytes that were signed
+    needs_account: bool  # no matching account makes it ``unroutable``
 
 
 class ExternalEventRepository:
@@ -71,32 +92,46 @@ class ExternalEventRepository:
     def from_session(cls, session: AsyncSession) -> ExternalEventRepository:
         return cls(session)
 
-    async def insert_routed(
-        self, event: NewEvent, *, payload_json: str, needs_account: bool
-    ) -> InsertedEvent | None:
-        """Insert unless the dedupe key exists; ``None`` means a duplicate."""
+    async def insert_routed_many(self, items: Sequence[EventToStore]) -> list[InsertedEvent | None]:
+        """Insert each event unless its dedupe key is stored; one answer per item, in order,
+        ``None`` for a duplicate (also of an earlier item of the same batch)."""
+        first: dict[tuple[str, str], EventToStore] = {}
+        for item in items:
+            first.setdefault((item.event.source, item.event.dedupe_key), item)
+        if not first:
+            return []
+        unique = list(first.values())
+        events = [item.event for item in unique]
         result = await self.session.execute(
-            _INSERT_ROUTED,
+            _INSERT_ROUTED_MANY,
             {
-                "source": event.source,
-                "dedupe_key": event.dedupe_key,
-                "message_type": event.message_type,
-                "seller_id": event.seller_id,
-                "site": event.site,
-                "country": event.country,
-                "external_order_id": event.external_order_id,
-                "external_line_id": event.external_line_id,
-                "status": event.status,
-                "status_update_time": event.status_update_time,
-                "state": event.state.value,
-                "needs_account": needs_account,
-                "payload": payload_json,
+                "sources": [e.source for e in events],
+                "dedupe_keys": [e.dedupe_key for e in events],
+                "message_types": [e.message_type for e in events],
+                "seller_ids": [e.seller_id for e in events],
+                "sites": [e.site for e in events],
+                "countries": [e.country for e in events],
+                "order_ids": [e.external_order_id for e in events],
+                "line_ids": [e.external_line_id for e in events],
+                "statuses": [e.status for e in events],
+                "update_times": [e.status_update_time for e in events],
+                "states": [e.state.value for e in events],
+                "needs_account": [item.needs_account for item in unique],
+                "payloads": [item.payload_json for item in unique],
             },
         )
-        row = result.one_or_none()
-        if row is None:
-            return None
-        return InsertedEvent(id=row.id, account_id=row.account_id, state=EventState(row.state))
+        stored = {
+            (row.source, row.dedupe_key): InsertedEvent(
+                id=row.id, account_id=row.account_id, state=EventState(row.state)
+            )
+            for row in result
+        }
+        answers: list[InsertedEvent | None] = []
+        for item in items:
+            key = (item.event.source, item.event.dedupe_key)
+            # Only the first item with a key can have stored it; later ones are its duplicates.
+            answers.append(stored.get(key) if first[key] is item else None)
+        return answers
 
     async def get(self, event_id: int) -> ExternalEvent | None:
         return await self.session.get(ExternalEvent, event_id)

@@ -1,20 +1,28 @@
-"""Taking pushes in whether or not the database is there.
+"""Taking pushes in whether or not the database is there, many per transaction.
 
-Normal path: one transaction stores the push and queues its work. When that transaction cannot
-run (the database is down or restarting) or cannot finish in time, the push goes to the local
-spool and Lazada still gets its 200. While the database is known to be down, every new push
-queues behind the spooled ones, so the inbox receives them in arrival order; a push spilled only
-because the database was slow does not divert the ones after it. A drainer moves spooled pushes
-into the inbox, oldest first, as soon as the database answers: commit first, then delete the
-files, so a crash in between re-delivers pushes that the inbox's dedupe key then recognises.
-Nothing acknowledged is lost, nothing is processed twice.
+Group commit: a webhook request hands its verified push to ``Intake.take`` and waits. One
+flusher stores everything that is waiting in one transaction (inbox rows and their jobs, a
+constant number of round trips), answers every waiting request, and starts over with what
+arrived meanwhile. Under a burst a transaction carries dozens of pushes, so the database work
+per push shrinks as the load grows; at rest a push waits for its own transaction only. Each
+request still gets its 200 only once its push is committed.
+
+When that cannot happen in time (the database is down, restarting or slow), the request puts
+its push in the local spool and Lazada still gets its 200. While the database is known to be
+down, every new push queues behind the spooled ones, so the inbox receives them in arrival
+order; a push spilled only because the database was slow does not divert the ones after it. A
+drainer moves spooled pushes into the inbox, oldest first, as soon as the database answers:
+commit first, then delete the files, so a crash in between re-delivers pushes that the inbox's
+dedupe key then recognises. A push that was spooled while its transaction went on to commit is
+recognised the same way. Nothing acknowledged is lost, nothing is processed twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import orjson
 import structlog
@@ -25,12 +33,18 @@ from app.db import transaction
 from app.integrations.lazada import service
 from app.integrations.lazada.push import LazadaPush, parse_push
 from app.kit.spool import Spool
+from app.metrics import INTAKE_BATCH
+from app.worker.queue import current_request_id
 
 log = structlog.get_logger(__name__)
 
 # What "the database is not there" looks like from here: refused or reset connections, a server
 # shutting down or starting up, and our own deadline.
 DATABASE_DOWN = (OperationalError, InterfaceError, OSError, TimeoutError)
+# How long one intake transaction may take before the database counts as down. The requests
+# waiting on it give up much sooner (``db_timeout``) and spool their pushes.
+BATCH_DEADLINE = 5.0
+MAX_BATCH = 256
 
 
 def database_down(exc: BaseException) -> bool:
@@ -45,12 +59,41 @@ def database_down(exc: BaseException) -> bool:
     return False
 
 
+class DatabaseUnavailable(Exception):
+    """The push's transaction could not run: its request spools it instead."""
+
+
+class SlowDatabase(DatabaseUnavailable):
+    """The push's transaction did not commit within ``db_timeout``: its request spools it."""
+
+
+def _give_up(future: asyncio.Future[service.IngestResult]) -> None:
+    if not future.done():
+        future.set_exception(SlowDatabase())
+
+
+def _mark_retrieved(future: asyncio.Future[service.IngestResult]) -> None:
+    # A request that gave up waiting never reads its future; reading the exception here keeps
+    # asyncio from reporting it as lost.
+    if not future.cancelled():
+        future.exception()
+
+
+@dataclass(slots=True)
+class _Waiting:
+    item: service.Received
+    future: asyncio.Future[service.IngestResult]
+    timer: asyncio.TimerHandle
+
+
 @dataclass
 class Intake:
     sessionmaker: async_sessionmaker[AsyncSession]
     spool: Spool
     db_timeout: float
     database_up: bool = True
+    _waiting: list[_Waiting] = field(default_factory=list)
+    _flusher: asyncio.Task[None] | None = None
 
     @property
     def degraded(self) -> bool:
@@ -60,20 +103,75 @@ class Intake:
         """Store a verified, parsed push. None: it was spooled."""
         if self.database_up:
             try:
-                return await self._ingest(push, body)
-            except TimeoutError:
+                return await self._submit(service.Received(push, body, current_request_id()))
+            except SlowDatabase:
                 log.warning("lazada.webhook.slow_database")
-            except Exception as exc:
-                if not database_down(exc):
-                    raise
-                self._down(exc)
+            except DatabaseUnavailable:
+                pass
         await self.spool.append(orjson.dumps({"source": "lazada", "body": body.decode()}))
         log.warning("lazada.webhook.spooled", spool_depth=self.spool.depth())
         return None
 
-    async def _ingest(self, push: LazadaPush, body: bytes) -> service.IngestResult:
-        async with asyncio.timeout(self.db_timeout), transaction(self.sessionmaker) as session:
-            return await service.ingest(session, push, body)
+    def _submit(self, item: service.Received) -> asyncio.Future[service.IngestResult]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[service.IngestResult] = loop.create_future()
+        future.add_done_callback(_mark_retrieved)
+        # A timer rather than ``asyncio.timeout`` + ``shield``: cheaper per request, and the push
+        # stays in its batch whether or not its request is still waiting.
+        timer = loop.call_later(self.db_timeout, _give_up, future)
+        self._waiting.append(_Waiting(item, future, timer))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_waiting())
+        return future
+
+    async def _flush_waiting(self) -> None:
+        while self._waiting:
+            batch = self._waiting[:MAX_BATCH]
+            del self._waiting[:MAX_BATCH]
+            try:
+                await self._flush(batch)
+            except BaseException:
+                # Never leave a request waiting on a flusher that is gone: they spool instead.
+                _answer(batch, error=DatabaseUnavailable)
+                raise
+
+    async def _flush(self, batch: list[_Waiting]) -> None:
+        if not self.database_up:
+            _answer(batch, error=DatabaseUnavailable)
+            return
+        INTAKE_BATCH.observe(len(batch))
+        try:
+            results = await self._store([waiting.item for waiting in batch])
+        except Exception as exc:
+            if database_down(exc):
+                self._down(exc)
+                _answer(batch, error=DatabaseUnavailable)
+                return
+            # Something in the batch broke the transaction (a deadlock, a value Postgres
+            # refuses): store the pushes one by one so that only a culprit fails.
+            log.warning("intake.batch.failed", error=type(exc).__name__, pushes=len(batch))
+            await self._flush_singly(batch)
+            return
+        for waiting, result in zip(batch, results, strict=True):
+            _answer([waiting], result=result)
+
+    async def _flush_singly(self, batch: list[_Waiting]) -> None:
+        for waiting in batch:
+            try:
+                (result,) = await self._store([waiting.item])
+            except Exception as exc:
+                if database_down(exc):
+                    self._down(exc)
+                    _answer([waiting], error=DatabaseUnavailable)
+                else:
+                    log.exception("intake.push.failed")
+                    _answer([waiting], error=exc)
+            else:
+                _answer([waiting], result=result)
+
+    async def _store(self, items: Sequence[service.Received]) -> list[service.IngestResult]:
+        async with asyncio.timeout(BATCH_DEADLINE), transaction(self.sessionmaker) as session:
+            return await service.ingest_many(session, items)
 
     def _down(self, exc: BaseException) -> None:
         if self.database_up:
@@ -88,8 +186,9 @@ class Intake:
         bodies = [orjson.loads(path.read_bytes())["body"].encode() for path in paths]
         try:
             async with asyncio.timeout(10), transaction(self.sessionmaker) as session:
-                for body in bodies:
-                    await service.ingest(session, parse_push(body), body)
+                await service.ingest_many(
+                    session, [service.Received(parse_push(body), body) for body in bodies]
+                )
         except Exception as exc:
             if not database_down(exc):
                 raise
@@ -115,3 +214,21 @@ class Intake:
                 pause = 0.5
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=pause)
+
+
+def _answer(
+    batch: Sequence[_Waiting],
+    *,
+    result: service.IngestResult | None = None,
+    error: BaseException | type[BaseException] | None = None,
+) -> None:
+    """Wake the requests of ``batch``; an exception class gives each its own instance."""
+    for waiting in batch:
+        waiting.timer.cancel()
+        if waiting.future.done():
+            continue
+        if error is not None:
+            waiting.future.set_exception(error)
+        else:
+            assert result is not None
+            waiting.future.set_result(result)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.worker import Enqueued, enqueue_coalesced
+from app.worker import Enqueued, JobRequest, enqueue_coalesced, enqueue_coalesced_many
 
 SYNC_ORDER = "lazada.order.sync"
 REFRESH_TOKEN = "lazada.token.refresh"
@@ -18,11 +19,30 @@ async def enqueue_order_sync(
     session: AsyncSession, account_id: uuid.UUID, order_id: str
 ) -> Enqueued:
     return await enqueue_coalesced(
+        session, SYNC_ORDER, _sync_payload(account_id, order_id), _sync_key(account_id, order_id)
+    )
+
+
+async def enqueue_order_syncs(
+    session: AsyncSession, orders: Sequence[tuple[uuid.UUID, str, str | None]]
+) -> list[Enqueued]:
+    """Many ``enqueue_order_sync`` at once: (account, order, causing request id) each."""
+    return await enqueue_coalesced_many(
         session,
         SYNC_ORDER,
-        {"account_id": str(account_id), "order_id": order_id},
-        dedupe_key=f"{SYNC_ORDER}:{account_id}:{order_id}",
+        [
+            JobRequest(_sync_payload(account_id, order_id), _sync_key(account_id, order_id), rid)
+            for account_id, order_id, rid in orders
+        ],
     )
+
+
+def _sync_payload(account_id: uuid.UUID, order_id: str) -> dict[str, object]:
+    return {"account_id": str(account_id), "order_id": order_id}
+
+
+def _sync_key(account_id: uuid.UUID, order_id: str) -> str:
+    return f"{SYNC_ORDER}:{account_id}:{order_id}"
 
 
 async def enqueue_token_refresh(
