@@ -124,6 +124,9 @@ async def _run_worker(settings: Settings, database_url: str) -> None:
 def worker() -> None:
     """Run only the background worker (as many as you like, against one database)."""
     settings = _settings()
+    # Syncing can wait a moment; a push's ack cannot (Lazada allows 500 ms). Niceness only
+    # matters when the worker and the API compete for the same cores.
+    os.nice(settings.worker_nice)
     asyncio.run(_run_worker(settings, _database_url(settings)))
 
 

@@ -112,6 +112,14 @@ class Settings(EncryptionSettings):
     worker_concurrency: int = Field(
         default=8, ge=1, le=256, validation_alias=AliasChoices("ORDERSYNC_WORKER_CONCURRENCY")
     )
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        validation_alias=AliasChoices("ORDERSYNC_WORKER_NICE"),
+        description="CPU priority offset `ordersync worker` takes: on a machine it shares with "
+        "the API, the webhook's acks come first; on a machine of its own it changes nothing.",
+    )
     sync_max_attempts: int = Field(
         default=6, ge=1, le=50, validation_alias=AliasChoices("ORDERSYNC_SYNC_MAX_ATTEMPTS")
     )

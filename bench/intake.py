@@ -1,7 +1,7 @@
 """Intake benchmark: signed Lazada pushes against ``ordersync serve`` wired to the sandbox.
 
     .venv/bin/python -m bench.intake [--pushes N] [--concurrency C] [--rate R] [--orders-items K]
-        [--sellers S] [--client httpx|raw] [--separate-worker] [--burst-pushes M]
+        [--sellers S] [--client raw|httpx] [--worker separate|inline] [--burst-pushes M]
 
 Everything runs as subprocesses on free 127.0.0.1 ports: the Lazada sandbox, the service (API,
 webhook and worker in one process, on a throw-away database) and a bare FastAPI endpoint that
@@ -101,16 +101,17 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     )
     parser.add_argument(
         "--client",
-        default="httpx",
-        choices=["httpx", "raw"],
-        help="load generator: httpx (default) or a minimal asyncio HTTP/1.1 client that needs "
-        "~15x less CPU, leaving more of the 2 cores to the servers",
+        default="raw",
+        choices=["raw", "httpx"],
+        help="load generator: a minimal asyncio HTTP/1.1 client (raw, default) or httpx, which "
+        "needs ~15x more CPU and so measures itself as much as the servers",
     )
     parser.add_argument(
-        "--separate-worker",
-        action="store_true",
-        help="run the worker as its own process (serve --no-worker + ordersync worker) instead "
-        "of inside the service, to see the intake's cost apart from the worker's",
+        "--worker",
+        default="separate",
+        choices=["separate", "inline"],
+        help="separate (default): `serve --no-worker` + `ordersync worker`, as docker-compose "
+        "runs them; inline: one `ordersync serve` process doing both",
     )
     parser.add_argument(
         "--sellers",
@@ -137,7 +138,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         warmup_pushes=args.warmup_pushes,
         log_level=args.log_level,
         client=args.client,
-        separate_worker=args.separate_worker,
+        separate_worker=args.worker == "separate",
         sellers=args.sellers,
     )
 

@@ -323,7 +323,7 @@ async def start_servers(
     await wait_ready(service, f"{urls['service']}/healthz", STARTUP_DEADLINE_S)
     worker: Proc | None = None
     if separate_worker:  # after serve, which has applied the migrations by now
-        say("starting the worker as its own process")
+        say("starting the worker as its own process (ORDERSYNC_WORKER_NICE, default 10)")
         worker = spawn("worker", [exe, "worker"], env=env, cwd=run_dir)
         exits.callback(worker.stop)
         await wait_logged(worker, "worker.started", SHORT_STARTUP_DEADLINE_S)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.worker.queue import enqueue_coalesced
+from app.worker.queue import JobRequest, enqueue_coalesced, enqueue_coalesced_many
 
 KEY = "test.sync:acct:42"
 
@@ -59,3 +59,72 @@ async def test_running_jobs_get_a_follow_up_each_time(
         (KEY + ":follow-up-2", "queued"),
     ]
     assert (await _enqueue(sessionmaker))[0] is None
+
+
+async def _enqueue_many(
+    sessionmaker: async_sessionmaker[AsyncSession], keys: list[str], *, follow_up: bool = True
+) -> list[tuple[int | None, bool]]:
+    async with sessionmaker() as session, session.begin():
+        done = await enqueue_coalesced_many(
+            session,
+            "test.sync",
+            [JobRequest({"key": key}, key, request_id=f"req-{i}") for i, key in enumerate(keys)],
+            follow_up=follow_up,
+        )
+    return [(answer.job_id, answer.follow_up) for answer in done]
+
+
+async def test_batch_follows_the_same_rules_as_one_at_a_time(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    other = "test.sync:acct:43"
+    fresh = "test.sync:acct:44"
+    await _enqueue(sessionmaker)  # KEY: will be running
+    await _pick_all(sessionmaker)
+    async with sessionmaker() as session, session.begin():
+        await enqueue_coalesced(session, "test.sync", {"n": 2}, dedupe_key=other)  # queued
+    answers = await _enqueue_many(sessionmaker, [KEY, other, fresh, fresh, KEY])
+    # KEY runs: a follow-up; other waits: absorbed; fresh: a job, and its repeat absorbed; the
+    # repeat of KEY is absorbed by the follow-up queued a moment earlier in the same batch.
+    assert [(job is not None, follow_up) for job, follow_up in answers] == [
+        (True, True),
+        (False, False),
+        (True, False),
+        (False, False),
+        (False, False),
+    ]
+    assert sorted(await _keys(sessionmaker)) == sorted(
+        [
+            (KEY, "picked"),
+            (other, "queued"),
+            (KEY + ":follow-up", "queued"),
+            (fresh, "queued"),
+        ]
+    )
+    async with sessionmaker() as session:
+        carried = await session.scalar(
+            text("SELECT headers->>'request_id' FROM pgqueuer WHERE dedupe_key = :k"),
+            {"k": fresh},
+        )
+    assert carried == "req-2"
+
+
+async def test_batch_without_follow_ups_skips_running_jobs(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await _enqueue(sessionmaker)
+    await _pick_all(sessionmaker)
+    assert await _enqueue_many(sessionmaker, [KEY], follow_up=False) == [(None, False)]
+    assert await _keys(sessionmaker) == [(KEY, "picked")]
+
+
+async def test_batch_gives_up_only_when_every_key_runs(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    for _ in range(4):
+        await _enqueue_many(sessionmaker, [KEY])
+        await _pick_all(sessionmaker)
+    assert len(await _keys(sessionmaker)) == 4
+    # All four keys are running: nothing more can be queued (the sweeper covers this push).
+    assert await _enqueue_many(sessionmaker, [KEY]) == [(None, False)]
+    assert len(await _keys(sessionmaker)) == 4

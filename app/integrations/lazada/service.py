@@ -55,7 +55,7 @@ async def ingest_many(session: AsyncSession, received: Sequence[Received]) -> li
     ]
     inserted = await ExternalEventRepository.from_session(session).insert_routed_many(to_store)
     syncs: dict[tuple[uuid.UUID, str], str | None] = {}  # (account, order) -> first request id
-    refreshes: dict[uuid.UUID, None] = {}
+    refreshes: dict[uuid.UUID, str | None] = {}  # account -> first request id
     results: list[IngestResult] = []
     for item, event in zip(received, inserted, strict=True):
         push = item.push
@@ -68,10 +68,11 @@ async def ingest_many(session: AsyncSession, received: Sequence[Received]) -> li
             if push.message_type in SYNC_TYPES and push.order_id is not None:
                 syncs.setdefault((event.account_id, push.order_id), item.request_id)
             elif push.message_type == TOKEN_EXPIRING:
-                refreshes[event.account_id] = None
+                refreshes.setdefault(event.account_id, item.request_id)
         elif event.state == EventState.unroutable:
             log.warning("lazada.webhook.unroutable", seller_id=push.seller_id, site=push.site)
     await enqueue_order_syncs(session, [(acc, order, rid) for (acc, order), rid in syncs.items()])
-    for account_id in refreshes:  # token alerts are rare: one at a time is fine
-        await enqueue_token_refresh(session, account_id)
+    for account_id, request_id in refreshes.items():  # token alerts are rare: one at a time
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            await enqueue_token_refresh(session, account_id)
     return results

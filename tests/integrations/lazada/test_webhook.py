@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -206,3 +207,43 @@ class TestRouting:
         assert response.json()["state"] == "pending"
         entrypoint = await scalar(sessionmaker, "SELECT entrypoint FROM pgqueuer")
         assert entrypoint == "lazada.token.refresh"
+
+
+def _batched_pushes(metrics_text: str) -> float:
+    for line in metrics_text.splitlines():
+        if line.startswith("ordersync_intake_batch_pushes_sum "):
+            return float(line.split()[1])
+    raise AssertionError("ordersync_intake_batch_pushes_sum is missing from /metrics")
+
+
+class TestGroupCommit:
+    async def test_a_burst_is_stored_whole_with_one_sync_per_order(
+        self,
+        anonymous: httpx.AsyncClient,
+        api: httpx.AsyncClient,
+        sandbox: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        await connect_seller(api, sandbox)
+        bodies = [
+            trade_push(order_id=f"70{order}", line_id=f"70{order}0{line}")
+            for order in range(5)
+            for line in range(5)
+        ]
+        bodies += bodies[:5]  # Lazada retries: the same pushes again, at the same moment
+        before = _batched_pushes((await anonymous.get("/metrics")).text)
+        answers = await asyncio.gather(
+            *(anonymous.post(URL, content=body, headers=signed_headers(body)) for body in bodies)
+        )
+        assert {answer.status_code for answer in answers} == {200}
+        statuses = [answer.json()["status"] for answer in answers]
+        assert statuses.count("accepted") == 25
+        assert statuses.count("duplicate") == 5
+        event_ids = [answer.json()["event_id"] for answer in answers if answer.json()["event_id"]]
+        assert len(set(event_ids)) == 25
+        assert await _count(sessionmaker, "SELECT count(*) FROM external_events") == 25
+        assert await _count(sessionmaker, "SELECT count(*) FROM pgqueuer") == 5
+        assert await _count(sessionmaker, "SELECT count(DISTINCT dedupe_key) FROM pgqueuer") == 5
+        # Every push went through the group commit, however the 30 were split into batches.
+        after = _batched_pushes((await anonymous.get("/metrics")).text)
+        assert after - before == 30
