@@ -67,7 +67,7 @@ class LazadaPush:
             external_line_id=self.line_id,
             status=self.status,
             status_update_time=self.status_update_time,
-            payload={},  # the raw body is stored as is, see service.ingest
+            payload={},  # the raw body is stored as is, see service.ingest_many
             state=EventState.pending if actionable else EventState.ignored,
         )
 

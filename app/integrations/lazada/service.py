@@ -13,7 +13,6 @@ from app.external_events.repository import EventToStore, ExternalEventRepository
 from app.integrations.lazada.jobs import enqueue_order_syncs, enqueue_token_refresh
 from app.integrations.lazada.push import SYNC_TYPES, TOKEN_EXPIRING, LazadaPush
 from app.models import EventState
-from app.worker.queue import current_request_id
 
 log = structlog.get_logger(__name__)
 
@@ -32,11 +31,6 @@ class Received:
     push: LazadaPush
     body: bytes
     request_id: str | None = None  # the webhook request's, carried into the jobs it causes
-
-
-async def ingest(session: AsyncSession, push: LazadaPush, raw_body: bytes) -> IngestResult:
-    (result,) = await ingest_many(session, [Received(push, raw_body, current_request_id())])
-    return result
 
 
 async def ingest_many(session: AsyncSession, received: Sequence[Received]) -> list[IngestResult]:
