@@ -54,8 +54,8 @@ def problem(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
-async def _app_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AppError)
+def app_error_response(request: Request, exc: AppError) -> JSONResponse:
+    """How every ``AppError`` is answered (also by ``FastRoutes``, outside the handlers)."""
     return problem(
         exc.status_code,
         exc.code,
@@ -65,6 +65,11 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
         headers=exc.headers,
         **exc.extra,
     )
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return app_error_response(request, exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

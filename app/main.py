@@ -15,7 +15,9 @@ from app.api import router as api_router
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.exception_handlers import add_exception_handlers
+from app.fast_routes import FastRoutes
 from app.integrations.http import new_http_client
+from app.integrations.lazada.endpoints import lazada_webhook
 from app.integrations.lazada.endpoints import router as lazada_webhook_router
 from app.integrations.lazada.intake import Intake
 from app.kit.spool import Spool
@@ -75,6 +77,8 @@ def create_app(settings: Settings, database_url: str, *, with_worker: bool = Fal
     )
     add_exception_handlers(app)
     install_problem_openapi(app)
+    # Added first, so it runs inside RequestIdMiddleware (the last added is the outermost).
+    app.add_middleware(FastRoutes, routes={("POST", "/webhooks/lazada"): lazada_webhook})
     app.add_middleware(RequestIdMiddleware)
     app.include_router(lazada_webhook_router)
     app.include_router(api_router)

@@ -117,6 +117,38 @@ class TestBadInput:
         _assert_problem(response, 400, code)
 
 
+class TestShortcut:
+    """POSTs skip FastAPI's router (``FastRoutes``); what they answer must not change."""
+
+    async def test_refusals_carry_the_request_id_and_instance(
+        self, anonymous: httpx.AsyncClient
+    ) -> None:
+        body = trade_push()
+        headers = signed_headers(body, secret="not-the-secret") | {"X-Request-ID": "req-42.a"}
+        response = await anonymous.post(URL, content=body, headers=headers)
+        _assert_problem(response, 401, "invalid_signature")
+        assert response.headers["x-request-id"] == "req-42.a"
+        assert response.json()["instance"] == URL
+        assert "www-authenticate" not in response.headers
+
+    async def test_acks_carry_a_request_id(self, anonymous: httpx.AsyncClient) -> None:
+        body = trade_push()
+        response = await anonymous.post(URL, content=body, headers=signed_headers(body))
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
+        assert len(response.headers["x-request-id"]) == 32
+
+    async def test_other_methods_still_get_the_routers_answer(
+        self, anonymous: httpx.AsyncClient
+    ) -> None:
+        _assert_problem(await anonymous.get(URL), 405, "method_not_allowed")
+
+    async def test_the_webhook_stays_documented(self, anonymous: httpx.AsyncClient) -> None:
+        schema = (await anonymous.get("/openapi.json")).json()
+        operation = schema["paths"][URL]["post"]
+        assert set(operation["responses"]) >= {"200", "400", "401", "413"}
+
+
 class TestRouting:
     async def test_duplicate_push_gets_200_and_no_new_work(
         self,
