@@ -15,6 +15,7 @@ import typer
 from app.accounts.cli import secrets_cli
 from app.api_keys.cli import api_keys_cli
 from app.config import ConfigError, Settings, load_database_settings, load_settings
+from app.kit import loop
 from app.logging import configure_logging
 
 cli = typer.Typer(
@@ -86,7 +87,7 @@ def serve(
     if migrate_first:
         _migrate(database_url)
     if not api:
-        asyncio.run(_run_worker(settings, database_url))
+        loop.run(_run_worker(settings, database_url))
         return
     import uvicorn
 
@@ -127,7 +128,7 @@ def worker() -> None:
     # Syncing can wait a moment; a push's ack cannot (Lazada allows 500 ms). Niceness only
     # matters when the worker and the API compete for the same cores.
     os.nice(settings.worker_nice)
-    asyncio.run(_run_worker(settings, _database_url(settings)))
+    loop.run(_run_worker(settings, _database_url(settings)))
 
 
 @cli.command()

@@ -133,6 +133,11 @@ class ExternalEventRepository:
             answers.append(stored.get(key) if first[key] is item else None)
         return answers
 
+    async def clock(self) -> datetime:
+        """The database's current time: the clock that stamps ``received_at``."""
+        now: datetime = (await self.session.execute(select(func.clock_timestamp()))).scalar_one()
+        return now
+
     async def get(self, event_id: int) -> ExternalEvent | None:
         return await self.session.get(ExternalEvent, event_id)
 

@@ -15,8 +15,8 @@ import orjson
 import structlog
 from pgqueuer import QueueManager
 from pgqueuer.models import Job
-from sqlalchemy import func, select
 
+from app.accounts.repository import AccountRepository
 from app.db import transaction
 from app.external_events.repository import ExternalEventRepository
 from app.integrations.lazada import reconcile
@@ -25,8 +25,8 @@ from app.integrations.lazada.push import SYNC_TYPES, TOKEN_EXPIRING
 from app.integrations.lazada.tokens import (
     AccountGone,
     AccountNeedsReauth,
-    load_account,
     refresh_access_token,
+    usable_account,
     with_fresh_token,
 )
 from app.kit.time import utc_now
@@ -43,9 +43,9 @@ SYNC_SOURCE = "lazada.sync"
 async def sync_order(ctx: WorkerContext, account_id: uuid.UUID, order_id: str) -> None:
     """Fetch the order and its items, store them, and close the pushes this fetch covers."""
     async with transaction(ctx.sessionmaker) as session:
-        # Database time, the clock that stamped the pushes' received_at.
-        started = (await session.execute(select(func.clock_timestamp()))).scalar_one()
-    account = await load_account(ctx, account_id)
+        started = await ExternalEventRepository.from_session(session).clock()
+        account = await AccountRepository.from_session(session).get(account_id)
+    account = usable_account(account_id, account)
     fetched = await with_fresh_token(ctx, account, lambda client: client.fetch_order(order_id))
     async with transaction(ctx.sessionmaker) as session:
         result = await order_service.apply_fetched(session, account_id, fetched, source=SYNC_SOURCE)

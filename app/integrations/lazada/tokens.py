@@ -45,6 +45,11 @@ class RefreshTokenExpired(RefreshTokenInvalid):
 async def load_account(ctx: WorkerContext, account_id: uuid.UUID) -> MarketplaceAccount:
     async with transaction(ctx.sessionmaker) as session:
         account = await AccountRepository.from_session(session).get(account_id)
+    return usable_account(account_id, account)
+
+
+def usable_account(account_id: uuid.UUID, account: MarketplaceAccount | None) -> MarketplaceAccount:
+    """The account, if a job may call Lazada for it."""
     if account is None:
         raise AccountGone(f"account {account_id} no longer exists")
     if account.needs_reauth:
