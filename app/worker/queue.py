@@ -25,6 +25,8 @@ from pgqueuer.queries import Queries
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import driver_connection
+
 log = structlog.get_logger(__name__)
 
 FOLLOW_UP_SUFFIX = ":follow-up"
@@ -57,11 +59,7 @@ def _candidate_keys(dedupe_key: str, follow_up: bool) -> list[str]:
 
 
 async def _queries(session: AsyncSession) -> Queries:
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver_connection = raw.driver_connection
-    assert driver_connection is not None
-    return Queries(AsyncpgDriver(driver_connection))
+    return Queries(AsyncpgDriver(await driver_connection(session)))
 
 
 async def _active_status(session: AsyncSession, dedupe_key: str) -> str | None:
@@ -142,16 +140,14 @@ async def _enqueue_one(
     raise RuntimeError(f"could not enqueue {entrypoint} under {dedupe_key}")
 
 
-_LOCK_ACTIVE_JOBS = text(
-    """
-    SELECT job.dedupe_key, job.status FROM unnest(CAST(:keys AS text[])) AS wanted(key)
+_LOCK_ACTIVE_JOBS = """
+    SELECT job.dedupe_key, job.status FROM unnest($1::text[]) AS wanted(key)
     CROSS JOIN LATERAL (
         SELECT dedupe_key, status::text AS status FROM pgqueuer
         WHERE dedupe_key = wanted.key AND status IN ('queued', 'picked')
         LIMIT 1 FOR UPDATE
     ) AS job
-    """
-)
+"""
 
 
 async def enqueue_coalesced_many(
@@ -165,14 +161,16 @@ async def enqueue_coalesced_many(
     if not jobs:
         return []
     candidates = [_candidate_keys(job.dedupe_key, follow_up) for job in jobs]
+    # Straight to asyncpg (app.db.driver_connection): this runs for every webhook batch.
     # One index probe per key (LATERAL ... LIMIT 1), whatever the queue's size or statistics; a
     # plain ``= ANY`` let the planner pick a scan of the whole queue. Keys are locked in sorted
     # order, so two batches touching the same jobs cannot deadlock. The lock on a queued job
     # keeps the worker from starting it before our rows are committed (see ``_active_status``).
-    rows = await session.execute(
-        _LOCK_ACTIVE_JOBS, {"keys": sorted({key for keys in candidates for key in keys})}
+    driver = await driver_connection(session)
+    rows = await driver.fetch(
+        _LOCK_ACTIVE_JOBS, sorted({key for keys in candidates for key in keys})
     )
-    active = {row.dedupe_key: row.status for row in rows}
+    active = {row["dedupe_key"]: row["status"] for row in rows}
     answers: list[Enqueued | None] = [None] * len(jobs)
     chosen: list[tuple[int, str]] = []  # (job index, the key it goes in under)
     for index, keys in enumerate(candidates):

@@ -128,3 +128,22 @@ async def test_batch_gives_up_only_when_every_key_runs(
     # All four keys are running: nothing more can be queued (the sweeper covers this push).
     assert await _enqueue_many(sessionmaker, [KEY]) == [(None, False)]
     assert len(await _keys(sessionmaker)) == 4
+
+
+class _Abort(Exception):
+    pass
+
+
+async def test_a_job_queued_first_thing_rolls_back_with_its_transaction(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """PgQueuer's insert goes straight to asyncpg; with no statement of SQLAlchemy's before it,
+    it must still be inside the session's transaction, not committed on its own."""
+    try:
+        async with sessionmaker() as session, session.begin():
+            done = await enqueue_coalesced(session, "test.sync", {"n": 1}, dedupe_key=KEY)
+            assert done.job_id is not None
+            raise _Abort
+    except _Abort:
+        pass
+    assert await _keys(sessionmaker) == []
