@@ -10,12 +10,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
+import structlog
 import typer
 
 from app.accounts.cli import secrets_cli
 from app.api_keys.cli import api_keys_cli
 from app.config import ConfigError, Settings, load_database_settings, load_settings
 from app.kit import loop
+from app.kit.priority import lower_priority
 from app.logging import configure_logging
 
 cli = typer.Typer(
@@ -125,9 +127,8 @@ async def _run_worker(settings: Settings, database_url: str) -> None:
 def worker() -> None:
     """Run only the background worker (as many as you like, against one database)."""
     settings = _settings()
-    # Syncing can wait a moment; a push's ack cannot (Lazada allows 500 ms). Niceness only
-    # matters when the worker and the API compete for the same cores.
-    os.nice(settings.worker_nice)
+    applied = lower_priority(settings.worker_priority)
+    structlog.get_logger(__name__).info("worker.priority", priority=applied)
     loop.run(_run_worker(settings, _database_url(settings)))
 
 

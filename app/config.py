@@ -112,13 +112,12 @@ class Settings(EncryptionSettings):
     worker_concurrency: int = Field(
         default=8, ge=1, le=256, validation_alias=AliasChoices("ORDERSYNC_WORKER_CONCURRENCY")
     )
-    worker_nice: int = Field(
-        default=10,
-        ge=0,
-        le=19,
-        validation_alias=AliasChoices("ORDERSYNC_WORKER_NICE"),
-        description="CPU priority offset `ordersync worker` takes: on a machine it shares with "
-        "the API, the webhook's acks come first; on a machine of its own it changes nothing.",
+    worker_priority: Literal["idle", "low", "normal"] = Field(
+        default="idle",
+        validation_alias=AliasChoices("ORDERSYNC_WORKER_PRIORITY"),
+        description="CPU priority `ordersync worker` takes (app/kit/priority.py): `idle` runs "
+        "only on CPU time nothing else wants, `low` is nice 10. On a machine shared with the "
+        "API the webhook's acks come first; on a machine of its own it changes nothing.",
     )
     sync_max_attempts: int = Field(
         default=6, ge=1, le=50, validation_alias=AliasChoices("ORDERSYNC_SYNC_MAX_ATTEMPTS")

@@ -43,6 +43,7 @@ class TestConfiguration:
             ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL: Value error, must be a postgresql"),
             ({"ORDERSYNC_API_TOKENS": "short"}, "ORDERSYNC_API_TOKENS: Value error"),
             ({"ORDERSYNC_WORKER_CONCURRENCY": "lots"}, "ORDERSYNC_WORKER_CONCURRENCY"),
+            ({"ORDERSYNC_WORKER_PRIORITY": "urgent"}, "ORDERSYNC_WORKER_PRIORITY"),
             (
                 {"ORDERSYNC_ENCRYPTION_KEYS": f"{KEY},{SECRET}"},
                 "ORDERSYNC_ENCRYPTION_KEYS: Value error, key 2 is not a Fernet key",
