@@ -2,16 +2,19 @@
 
     .venv/bin/python -m bench.intake [--pushes N] [--concurrency C] [--rate R] [--orders-items K]
         [--sellers S] [--client raw|httpx] [--worker separate|inline] [--burst-pushes M]
+        [--rounds R]
 
-Everything runs as subprocesses on free 127.0.0.1 ports: the Lazada sandbox, the service (API,
-webhook and worker in one process, on a throw-away database) and a bare FastAPI endpoint that
-only answers 200. This process is the load generator. Orders are spread round-robin over S
-sellers, because the service paces its Lazada calls per seller. Phases:
+Everything runs as subprocesses on free 127.0.0.1 ports: the Lazada sandbox, the service (API
+and webhook, with the worker as its own process unless ``--worker inline``, on a throw-away
+database) and a bare FastAPI endpoint that only answers 200. This process is the load
+generator. Orders are spread round-robin over S sellers, because the service paces its Lazada
+calls per seller. Phases:
 
 * warm-up: a few pushes to both servers, so that pools and lazy imports are ready;
 * A (open loop): N pushes at a fixed rate, then wait until every order line's status is stored;
 * B (closed loop): C concurrent senders as fast as they can, against the bare endpoint and then
-  against our webhook, with fresh pushes; the ratio of the two is our overhead.
+  against our webhook, with fresh pushes, R times; the ratio of the two medians is our overhead
+  (one round lasts about a second, so a single one is at the mercy of the machine's noise).
 
 It is a benchmark, not a test: it prints PASS/FAIL against the targets but exits 0 unless
 something crashed.
@@ -39,6 +42,7 @@ from bench.drain import describe_drain, wait_drained
 from bench.intake_report import (
     CLIENT_BOUND_SHARE,
     TARGET_RATE,
+    BRound,
     PhaseAResult,
     PhaseBResult,
     count_inboxed,
@@ -70,6 +74,7 @@ class Options:
     client: str
     separate_worker: bool
     sellers: int
+    rounds: int
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
@@ -91,6 +96,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     )
     parser.add_argument(
         "--burst-pushes", type=int, default=None, help="pushes per server in phase B (= --pushes)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="phase B rounds, bare then ours each time; the medians are compared (3)",
     )
     parser.add_argument("--warmup-pushes", type=int, default=60, help="warm-up pushes (60)")
     parser.add_argument(
@@ -121,7 +132,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         "seller, so too few sellers measure its rate limit instead of its throughput",
     )
     args = parser.parse_args(argv)
-    for name in ("pushes", "concurrency", "items", "warmup_pushes", "sellers"):
+    for name in ("pushes", "concurrency", "items", "warmup_pushes", "sellers", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.rate <= 0:
@@ -140,6 +151,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         client=args.client,
         separate_worker=args.worker == "separate",
         sellers=args.sellers,
+        rounds=args.rounds,
     )
 
 
@@ -193,23 +205,30 @@ async def phase_a(stack: Stack, pushes: list[Push]) -> PhaseAResult:
     return result
 
 
-async def phase_b(stack: Stack, pushes: list[Push]) -> PhaseBResult:
+async def phase_b(stack: Stack, rounds: list[list[Push]]) -> PhaseBResult:
     options = stack.options
+    pushes = [push for round_pushes in rounds for push in round_pushes]
     say(
-        f"phase B (closed loop): {len(pushes)} pushes, {options.concurrency} concurrent senders, "
-        "against the bare endpoint, then against our webhook"
+        f"phase B (closed loop): {len(rounds)} rounds of {len(rounds[0])} pushes, "
+        f"{options.concurrency} concurrent senders, against the bare endpoint, then against our "
+        "webhook (fresh orders each round)"
     )
     say(
         "note: 2-core machine — the load generator (this process) competes with the servers "
         "for CPU, so both figures are lower bounds and the ratio is what to compare"
     )
-    bare = await measured(stack, "bare", stack.bare, pushes)
     await reset_calls(stack.sandbox)
-    ours = await measured(stack, "ours", stack.ours, pushes)
+    done: list[BRound] = []
+    for number, round_pushes in enumerate(rounds, start=1):
+        say(f"  round {number}/{len(rounds)}")
+        bare = await measured(stack, "bare", stack.bare, round_pushes)
+        ours = await measured(stack, "ours", stack.ours, round_pushes)
+        done.append(BRound(bare, ours, round_pushes))
     say("phase B: waiting until every line's status is stored")
     drained = await wait_drained(stack.db, stack.accounts, pushes, 60.0 + len(pushes) / 10)
     calls, _ = await sandbox_calls(stack.sandbox)
-    result = PhaseBResult(ours, bare, drained, calls, count_inboxed(ours, pushes, drained))
+    inboxed = sum(count_inboxed(r.ours, r.pushes, drained) for r in done)
+    result = PhaseBResult(done, drained, calls, inboxed)
     print_phase_b(result, len(pushes))
     return result
 
@@ -266,17 +285,20 @@ async def bench(options: Options) -> None:
             f"{'separate process' if options.separate_worker else 'in the service process'}"
         )
         stack = await start_stack(options, exits)
-        total = options.warmup_pushes + options.pushes + options.burst_pushes
+        total = options.warmup_pushes + options.pushes + options.burst_pushes * options.rounds
         say(f"creating orders in the sandbox for {total} pushes ({options.items} lines each)")
         sellers = list(stack.accounts)
         warm = await create_pushes(stack.sandbox, sellers, options.warmup_pushes, options.items)
         a_pushes = await create_pushes(stack.sandbox, sellers, options.pushes, options.items)
-        b_pushes = await create_pushes(stack.sandbox, sellers, options.burst_pushes, options.items)
+        b_rounds = [
+            await create_pushes(stack.sandbox, sellers, options.burst_pushes, options.items)
+            for _ in range(options.rounds)
+        ]
         say(describe_rate_limit(options))
         await warm_up(stack, warm)
         a = await phase_a(stack, a_pushes)
-        b = await phase_b(stack, b_pushes)
-        print_summary(options, a, b, a_pushes, b_pushes)
+        b = await phase_b(stack, b_rounds)
+        print_summary(options, a, b, a_pushes)
         for proc in stack.ordersync:
             report_log(proc)
         say("stopping the servers")
