@@ -224,6 +224,12 @@ async def phase_b(stack: Stack, rounds: list[list[Push]]) -> PhaseBResult:
         bare = await measured(stack, "bare", stack.bare, round_pushes)
         ours = await measured(stack, "ours", stack.ours, round_pushes)
         done.append(BRound(bare, ours, round_pushes))
+        if number < len(rounds):
+            # Every round starts from rest: the worker must not still be syncing the last one's
+            # orders while the next bare run is measured.
+            say(f"  round {number}: waiting until its lines are stored")
+            deadline = 60.0 + len(round_pushes) / 10
+            await wait_drained(stack.db, stack.accounts, round_pushes, deadline)
     say("phase B: waiting until every line's status is stored")
     drained = await wait_drained(stack.db, stack.accounts, pushes, 60.0 + len(pushes) / 10)
     calls, _ = await sandbox_calls(stack.sandbox)
