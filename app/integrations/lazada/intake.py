@@ -24,6 +24,7 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import asyncpg
 import orjson
 import structlog
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -39,8 +40,19 @@ from app.worker.queue import current_request_id
 log = structlog.get_logger(__name__)
 
 # What "the database is not there" looks like from here: refused or reset connections, a server
-# shutting down or starting up, and our own deadline.
-DATABASE_DOWN = (OperationalError, InterfaceError, OSError, TimeoutError)
+# shutting down or starting up, and our own deadline. The asyncpg classes are for the statements
+# that go straight to asyncpg (``app.db.driver_connection``), which SQLAlchemy does not wrap.
+DATABASE_DOWN = (
+    OperationalError,
+    InterfaceError,
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+)
 # How long one intake transaction may take before the database counts as down. The requests
 # waiting on it give up much sooner (``db_timeout``) and spool their pushes.
 BATCH_DEADLINE = 5.0

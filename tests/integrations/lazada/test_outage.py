@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
@@ -22,6 +23,7 @@ from app.db import (
     start_embedded_postgres,
     stop_embedded_postgres,
 )
+from app.integrations.lazada.intake import database_down
 from app.kit.server import BackgroundServer
 from app.main import create_app
 from app.migrate import upgrade
@@ -182,3 +184,23 @@ async def test_pushes_during_a_database_outage_are_spooled_and_nothing_is_lost(
         await worker.stop()
         await server.stop()
         await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("error", "down"),
+    [
+        # Raised by the statements that go straight to asyncpg, unwrapped by SQLAlchemy.
+        (asyncpg.ConnectionDoesNotExistError("connection was closed"), True),
+        (asyncpg.InterfaceError("connection is closed"), True),
+        (asyncpg.AdminShutdownError("terminating connection"), True),
+        (asyncpg.CannotConnectNowError("the database system is starting up"), True),
+        (ConnectionRefusedError(), True),
+        (TimeoutError(), True),
+        # A push the database refuses is that push's problem, not an outage.
+        (asyncpg.UniqueViolationError("duplicate key"), False),
+        (asyncpg.DeadlockDetectedError("deadlock detected"), False),
+        (ValueError("bad push"), False),
+    ],
+)
+def test_what_counts_as_the_database_being_down(error: Exception, down: bool) -> None:
+    assert database_down(error) is down
