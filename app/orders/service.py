@@ -13,8 +13,8 @@ from app.exceptions import NotFound
 from app.integrations.base import FetchedItem, FetchedOrder
 from app.kit.locking import advisory_xact_lock
 from app.kit.time import utc_now
-from app.models import Order, OrderItem, OrderItemStatusChange
-from app.orders.repository import OrderRepository
+from app.models import Order
+from app.orders.repository import NewStatusChange, OrderRepository
 
 # Lazada's usual forward path (lazada.md §4). Used only to break ties between two reports with
 # the same one-second timestamp: the later stage wins. Unknown statuses rank with the last.
@@ -64,37 +64,6 @@ class ApplyResult:
     stale_items: int
 
 
-_ORDER_FIELDS = (
-    "order_number",
-    "currency",
-    "price",
-    "voucher",
-    "shipping_fee",
-    "buyer_paid",
-    "payment_method",
-    "shipping_address",
-    "shipping_state",
-    "shipping_city",
-    "shipping_post_code",
-    "shipping_country",
-    "placed_at",
-    "raw_order",
-    "raw_items",
-)
-_ITEM_FIELDS = (
-    "sku",
-    "shop_sku",
-    "name",
-    "item_price",
-    "paid_price",
-    "currency",
-    "package_id",
-    "tracking_code",
-    "shipment_provider",
-    "raw",
-)
-
-
 class OrderService:
     async def apply_fetched(
         self,
@@ -105,76 +74,63 @@ class OrderService:
         source: str,
     ) -> ApplyResult:
         """Store what a fetch returned. Concurrent syncs of one order take turns (advisory lock)
-        and each item keeps whichever report is newest."""
+        and each item keeps whichever report is newest.
+
+        What changed is worked out here; the repository writes it in a fixed number of
+        statements (the order, new items, changed items, history), whatever the order's size.
+        """
         await advisory_xact_lock(session, f"order:{account_id}:{fetched.external_order_id}")
         repository = OrderRepository.from_session(session)
-        order = await repository.get_by_external_id(
-            account_id, fetched.external_order_id, with_items=True
-        )
-        now = utc_now()
-        created = order is None
-        if order is None:
-            order = Order(
-                account_id=account_id,
-                external_order_id=fetched.external_order_id,
-                item_statuses=[],
-                last_synced_at=now,
-                marketplace_updated_at=fetched.updated_at,
-                items=[],
-                **{name: getattr(fetched, name) for name in _ORDER_FIELDS},
-            )
-            repository.add(order)
-        elif is_newer("", fetched.updated_at, "", order.marketplace_updated_at):
-            for name in _ORDER_FIELDS:
-                setattr(order, name, getattr(fetched, name))
-            order.marketplace_updated_at = fetched.updated_at
-        order.last_synced_at = now
-
-        existing = {item.external_item_id: item for item in order.items}
-        changes = stale = 0
+        stored = await repository.sync_state(account_id, fetched.external_order_id)
+        held = stored.items if stored is not None else {}
+        statuses = {item_id: item.status for item_id, item in held.items()}
+        new: list[FetchedItem] = []
+        newer: list[tuple[int, FetchedItem]] = []
+        changes: list[tuple[str, str | None, FetchedItem]] = []  # (item, from status, report)
+        stale = 0
         for report in fetched.items:
-            item = existing.get(report.external_item_id)
+            item = held.get(report.external_item_id)
             if item is None:
-                item = self._new_item(report)
-                order.items.append(item)
-                repository.add(self._change(item, None, report, source))
-                changes += 1
+                new.append(report)
+                changes.append((report.external_item_id, None, report))
             elif is_newer(
                 report.status, report.status_updated_at, item.status, item.status_updated_at
             ):
                 if report.status != item.status:
-                    repository.add(self._change(item, item.status, report, source))
-                    changes += 1
-                item.status = report.status
-                item.status_updated_at = report.status_updated_at
-                for name in _ITEM_FIELDS:
-                    setattr(item, name, getattr(report, name))
+                    changes.append((report.external_item_id, item.status, report))
+                newer.append((item.id, report))
             else:
                 stale += 1
-        order.item_statuses = sorted({item.status for item in order.items})
-        await repository.flush()
-        return ApplyResult(order.id, created, changes, stale)
-
-    @staticmethod
-    def _new_item(report: FetchedItem) -> OrderItem:
-        return OrderItem(
-            external_item_id=report.external_item_id,
-            status=report.status,
-            status_updated_at=report.status_updated_at,
-            **{name: getattr(report, name) for name in _ITEM_FIELDS},
+                continue
+            statuses[report.external_item_id] = report.status
+        item_statuses = sorted(set(statuses.values()))
+        now = utc_now()
+        if stored is None:
+            order_id = await repository.insert_order(
+                account_id, fetched, item_statuses, synced_at=now
+            )
+        else:
+            order_id = stored.id
+            fresher = is_newer("", fetched.updated_at, "", stored.marketplace_updated_at)
+            await repository.update_order(
+                order_id, item_statuses, synced_at=now, fetched=fetched if fresher else None
+            )
+        ids = {item_id: item.id for item_id, item in held.items()}
+        ids.update(await repository.insert_items(order_id, new))
+        await repository.update_items(newer)
+        await repository.insert_status_changes(
+            [
+                NewStatusChange(
+                    order_item_id=ids[item_id],
+                    from_status=previous,
+                    to_status=report.status,
+                    observed_at=report.status_updated_at,
+                    source=source,
+                )
+                for item_id, previous, report in changes
+            ]
         )
-
-    @staticmethod
-    def _change(
-        item: OrderItem, previous: str | None, report: FetchedItem, source: str
-    ) -> OrderItemStatusChange:
-        return OrderItemStatusChange(
-            item=item,
-            from_status=previous,
-            to_status=report.status,
-            observed_at=report.status_updated_at,
-            source=source,
-        )
+        return ApplyResult(order_id, stored is None, len(changes), stale)
 
     async def get(
         self, session: AsyncSession, account_id: uuid.UUID, external_order_id: str
