@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import driver_connection
 from app.models import EventState, ExternalEvent
 from app.worker.queue import FOLLOW_UP_SUFFIX
 
@@ -75,6 +76,13 @@ _INSERT_ROUTED_MANY = text(
     RETURNING id, source, dedupe_key, account_id, state
     """
 )
+
+
+_MARK_ORDER_PROCESSED = """
+    UPDATE external_events SET state = 'processed', handled_at = now(), last_error = NULL
+    WHERE account_id = $1 AND external_order_id = $2 AND state IN ('pending', 'failed')
+      AND received_at <= $3
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,18 +170,12 @@ class ExternalEventRepository:
         self, *, account_id: uuid.UUID, external_order_id: str, received_before: datetime
     ) -> int:
         """Close the pending events of an order that a fetch started after ``received_before``
-        has covered."""
-        result = await self.session.execute(
-            update(ExternalEvent)
-            .where(
-                ExternalEvent.account_id == account_id,
-                ExternalEvent.external_order_id == external_order_id,
-                ExternalEvent.state.in_([EventState.pending.value, EventState.failed.value]),
-                ExternalEvent.received_at <= received_before,
-            )
-            .values(state=EventState.processed.value, handled_at=func.now(), last_error=None)
+        has covered. Every sync ends with this, so it goes straight to asyncpg."""
+        driver = await driver_connection(self.session)
+        status = await driver.execute(
+            _MARK_ORDER_PROCESSED, account_id, external_order_id, received_before
         )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return int(status.rsplit(" ", 1)[-1])  # "UPDATE <count>"
 
     async def mark_pending(
         self,
