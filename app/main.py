@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Response
@@ -36,6 +37,21 @@ ordersync keeps sellers' marketplace orders in Postgres and lets internal servic
 """
 
 
+def freeze_startup_objects() -> None:
+    """Keep what start-up built (modules, routes, models, pools: about 160k objects) out of
+    every later full garbage collection.
+
+    A full collection walks every tracked object: about 100 ms on the 2-core dev machine,
+    measured, during which no request is served. The interpreter starts one only when enough
+    new long-lived objects have piled up (none in a 9000-push burst, so the bench does not show
+    it), but a process that runs for days gets them, each a 100 ms stall of every ack in flight.
+    Frozen objects are left to reference counting alone, so only what lives as long as the
+    process is frozen: a collection first, once, at start-up; ``gc.unfreeze()`` at shutdown.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings, database_url: str, *, with_worker: bool = False) -> FastAPI:
     crypto.configure(settings.encryption_key_values)
 
@@ -59,9 +75,11 @@ def create_app(settings: Settings, database_url: str, *, with_worker: bool = Fal
         worker: asyncio.Task[None] | None = None
         if with_worker:
             worker = asyncio.create_task(run_worker(ctx, database_url, stop))
+        freeze_startup_objects()
         try:
             yield
         finally:
+            gc.unfreeze()
             stop.set()
             await asyncio.gather(drainer, return_exceptions=True)
             if worker is not None:
