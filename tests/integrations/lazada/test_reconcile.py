@@ -128,6 +128,13 @@ class TestReconcile:
                 return all(stored.get(o) == statuses for o, statuses in truth.items())
 
             await wait_for(stored_as_in_lazada, what="the reconcile to store the three orders")
+
+            async def run_finished() -> bool:
+                # The pages commit before the run's own row is closed, in a later transaction.
+                runs = await _runs(api, account["id"])
+                return any(r["orders_changed"] and r["status"] != "running" for r in runs)
+
+            await wait_for(run_finished, what="the reconcile run to be closed")
             (first,) = [r for r in await _runs(api, account["id"]) if r["orders_changed"]]
             assert first["kind"] == "reconcile"
             assert first["status"] == "succeeded"
