@@ -15,6 +15,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.crypto import parse_key
+from app.kit.priority import Priority
 
 LAZADA_COUNTRIES = ("sg", "my", "vn", "th", "ph", "id")
 
@@ -112,7 +113,7 @@ class Settings(EncryptionSettings):
     worker_concurrency: int = Field(
         default=8, ge=1, le=256, validation_alias=AliasChoices("ORDERSYNC_WORKER_CONCURRENCY")
     )
-    worker_priority: Literal["idle", "low", "normal"] = Field(
+    worker_priority: Priority = Field(
         default="idle",
         validation_alias=AliasChoices("ORDERSYNC_WORKER_PRIORITY"),
         description="CPU priority `ordersync worker` takes (app/kit/priority.py): `idle` runs "

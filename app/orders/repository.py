@@ -170,7 +170,6 @@ class OrderRepository:
         account_id: uuid.UUID,
         external_order_id: str,
         *,
-        with_items: bool = False,
         with_history: bool = False,
     ) -> Order | None:
         statement = select(Order).where(
@@ -178,8 +177,6 @@ class OrderRepository:
         )
         if with_history:
             statement = statement.options(selectinload(Order.items).selectinload(OrderItem.history))
-        elif with_items:
-            statement = statement.options(selectinload(Order.items))
         return (await self.session.scalars(statement)).one_or_none()
 
     async def sync_marks(
