@@ -3,9 +3,14 @@ after it arrived."""
 
 from __future__ import annotations
 
+import asyncio
+
+import asyncpg
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.db import to_libpq_url
 from app.worker.queue import JobRequest, enqueue_coalesced, enqueue_coalesced_many
 
 KEY = "test.sync:acct:42"
@@ -147,3 +152,26 @@ async def test_a_job_queued_first_thing_rolls_back_with_its_transaction(
     except _Abort:
         pass
     assert await _keys(sessionmaker) == []
+
+
+async def test_only_new_jobs_wake_the_workers(
+    database_url: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The queue notifies on inserts only: a worker's own dequeue, heartbeat and completion
+    statements would otherwise take the database-wide notify lock at every commit."""
+    listener = await asyncpg.connect(to_libpq_url(database_url))
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    await listener.add_listener("ch_pgqueuer", lambda *args: heard.put_nowait(args[-1]))
+    try:
+        await _enqueue(sessionmaker)
+        inserted = orjson.loads(await asyncio.wait_for(heard.get(), timeout=5))
+        assert inserted["operation"] == "insert"
+        await _pick_all(sessionmaker)
+        async with sessionmaker() as session, session.begin():
+            await session.execute(text("DELETE FROM pgqueuer"))
+        # A notification is delivered before the next query's answer, so a round trip on the
+        # listening connection is enough to be sure nothing more is coming.
+        await listener.fetchval("SELECT 1")
+        assert heard.empty()
+    finally:
+        await listener.close()
