@@ -67,7 +67,13 @@ async def run_worker(ctx: WorkerContext, database_url: str, stop: asyncio.Event)
         to_libpq_url(database_url),
         min_size=2,
         max_size=4,
-        server_settings={"application_name": "ordersync-worker-queue"},
+        # PgQueuer's bookkeeping (dequeue, heartbeat, completion) need not wait for the disk: a
+        # crash of Postgres can at worst make a job run again, which every job already allows
+        # for (a worker can die mid-job), and the webhook's commits stop queueing behind them.
+        server_settings={
+            "application_name": "ordersync-worker-queue",
+            "synchronous_commit": "off",
+        },
     )
     assert pool is not None
     try:

@@ -17,7 +17,7 @@ from pgqueuer import QueueManager
 from pgqueuer.models import Job
 
 from app.accounts.repository import AccountRepository
-from app.db import transaction
+from app.db import commit_without_flush_wait, transaction
 from app.external_events.repository import ExternalEventRepository
 from app.integrations.lazada import reconcile
 from app.integrations.lazada.jobs import BACKFILL, RECONCILE, REFRESH_TOKEN, SYNC_ORDER
@@ -48,6 +48,9 @@ async def sync_order(ctx: WorkerContext, account_id: uuid.UUID, order_id: str) -
     account = usable_account(account_id, account)
     fetched = await with_fresh_token(ctx, account, lambda client: client.fetch_order(order_id))
     async with transaction(ctx.sessionmaker) as session:
+        # Everything this transaction writes can be fetched again: if a crash of Postgres loses
+        # its commit, the pushes it would have closed are still pending and get synced again.
+        await commit_without_flush_wait(session)
         result = await order_service.apply_fetched(session, account_id, fetched, source=SYNC_SOURCE)
         closed = await ExternalEventRepository.from_session(session).mark_order_processed(
             account_id=account_id, external_order_id=order_id, received_before=started
