@@ -120,6 +120,15 @@ class Settings(EncryptionSettings):
         "only on CPU time nothing else wants, `low` is nice 10. On a machine shared with the "
         "API the webhook's acks come first; on a machine of its own it changes nothing.",
     )
+    sync_delay: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        validation_alias=AliasChoices("ORDERSYNC_SYNC_DELAY"),
+        description="Seconds a push-triggered sync waits before it may start. Lazada pushes "
+        "each order line on its own (and close status changes a second apart): the pushes "
+        "that arrive meanwhile join the waiting sync instead of causing another fetch.",
+    )
     sync_max_attempts: int = Field(
         default=6, ge=1, le=50, validation_alias=AliasChoices("ORDERSYNC_SYNC_MAX_ATTEMPTS")
     )

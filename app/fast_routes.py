@@ -1,47 +1,136 @@
-"""Serving the hottest route without FastAPI's per-request routing and dependency solving.
+"""Serving the hottest route as plain ASGI, in front of everything FastAPI does per request.
 
-For every request FastAPI tries the routes in turn, solves the endpoint's dependencies (which
-parses the query string and cookies even when nothing asks for them) and wraps the call in an
-exit stack. On the Lazada webhook, which a sale day hits hundreds of times a second, that
-machinery cost more CPU than verifying and storing the push (bench/README.md). ``FastRoutes``
-answers exactly the (method, path) pairs it is given by calling their endpoint with a plain
-``Request``, renders ``AppError`` as the app's handler would, and passes everything else on.
+On a sale day the Lazada webhook is hit hundreds of times a second, and for every request
+FastAPI and Starlette run their middleware stack (telemetry, body limit, error handling, our
+request id), build ``Request`` and ``Response`` objects, try the routes in turn and solve the
+endpoint's dependencies. Measured on the webhook, that machinery cost more CPU than verifying
+and storing the push (bench/README.md). ``OrderSyncApp`` answers the (method, path) pairs in
+``fast_routes`` itself, before any of it, and hands everything else to FastAPI unchanged.
 
-The routes stay registered with FastAPI too: OpenAPI documents them, and a request the shortcut
-does not take (another method, a trailing slash) gets the router's usual answer. It sits inside
-``RequestIdMiddleware`` and ``ServerErrorMiddleware``, so request ids and the problem+json 500
-are what any other route gets.
+A fast route gets a ``RawRequest`` and returns its status and JSON body. What the stack would
+otherwise add is done here, the same way: the request id (bound to the log lines, echoed in
+``X-Request-ID``), ``AppError`` rendered as problem+json, and anything unexpected logged and
+answered with the problem+json 500. The routes stay registered with FastAPI too, so OpenAPI
+documents them and another method gets the router's 405.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+import orjson
+import structlog
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
-from app.exception_handlers import app_error_response
+from app.exception_handlers import PROBLEM_JSON, problem_body
 from app.exceptions import AppError
+from app.middleware import REQUEST_ID_HEADER, request_id_from
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+log = structlog.get_logger(__name__)
+
+_JSON = b"application/json"
 
 
-class FastRoutes:
-    def __init__(self, app: ASGIApp, routes: Mapping[tuple[str, str], Endpoint]) -> None:
-        self.app = app
-        self.routes = dict(routes)
+class ClientGone(Exception):
+    """The client disconnected before its request body arrived: nobody to answer."""
+
+
+@dataclass(slots=True)
+class RawRequest:
+    app: OrderSyncApp
+    scope: Scope
+    receive: Receive
+    headers: dict[bytes, bytes] = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        return str(self.scope["path"])
+
+    def header(self, name: bytes) -> bytes | None:
+        """A request header by its lower-case name (the last one when repeated)."""
+        return self.headers.get(name)
+
+    async def body(self, limit: int, too_large: Callable[[], Exception]) -> bytes:
+        """The whole body, refusing with ``too_large()`` as soon as it passes ``limit`` bytes."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone()
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise too_large()
+            if not message.get("more_body", False):
+                if not chunks:
+                    return chunk
+                chunks.append(chunk)
+                return b"".join(chunks)
+            chunks.append(chunk)
+
+
+FastEndpoint = Callable[[RawRequest], Awaitable[tuple[int, bytes]]]
+
+
+class OrderSyncApp(FastAPI):
+    """FastAPI, with a few routes answered before its per-request machinery."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fast_routes: dict[tuple[str, str], FastEndpoint] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = (
-            self.routes.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
-        )
-        if endpoint is None:
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope, receive)
+        if scope["type"] == "http":
+            endpoint = self.fast_routes.get((scope["method"], scope["path"]))
+            if endpoint is not None:
+                await self._serve_fast(endpoint, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+    async def _serve_fast(
+        self, endpoint: FastEndpoint, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        headers = dict(scope["headers"])
+        request_id = request_id_from(headers.get(REQUEST_ID_HEADER))
+        # bind/reset rather than ``bound_contextvars``, which copies the whole context.
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
-            response = await endpoint(request)
-        except AppError as exc:
-            response = app_error_response(request, exc)
-        await response(scope, receive, send)
+            try:
+                status, body = await endpoint(RawRequest(self, scope, receive, headers))
+            except ClientGone:
+                return
+            except Exception as exc:
+                status, body, extra = _error_answer(exc, scope["path"])
+                content_type = PROBLEM_JSON.encode()
+            else:
+                content_type, extra = _JSON, []
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-type", content_type),
+                        (b"content-length", str(len(body)).encode()),
+                        (REQUEST_ID_HEADER, request_id.encode()),
+                        *extra,
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
+
+
+def _error_answer(exc: Exception, path: str) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    """What the app's exception handlers would answer: the error's problem+json, or a 500."""
+    if isinstance(exc, AppError):
+        body = problem_body(exc.status_code, exc.code, exc.title, exc.detail, path) | exc.extra
+        headers = [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]
+        return exc.status_code, orjson.dumps(body), headers
+    log.exception("http.unhandled_error", path=path, error_type=type(exc).__name__)
+    body = problem_body(500, "internal_error", "Internal error", "Unexpected error", path)
+    return 500, orjson.dumps(body), []

@@ -16,9 +16,9 @@ from app.api import router as api_router
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.exception_handlers import add_exception_handlers
-from app.fast_routes import FastRoutes
+from app.fast_routes import OrderSyncApp
 from app.integrations.http import new_http_client
-from app.integrations.lazada.endpoints import lazada_webhook
+from app.integrations.lazada.endpoints import lazada_webhook_fast
 from app.integrations.lazada.endpoints import router as lazada_webhook_router
 from app.integrations.lazada.intake import Intake
 from app.kit.spool import Spool
@@ -66,9 +66,10 @@ def create_app(settings: Settings, database_url: str, *, with_worker: bool = Fal
         app.state.ctx = ctx
         stop = asyncio.Event()
         intake = Intake(
-            app.state.sessionmaker,
+            engine,
             Spool(settings.spool_dir or settings.data_dir / "spool"),
             db_timeout=settings.webhook_db_timeout,
+            sync_delay=settings.sync_delay,
         )
         app.state.intake = intake
         drainer = asyncio.create_task(intake.run_drainer(stop))
@@ -87,7 +88,7 @@ def create_app(settings: Settings, database_url: str, *, with_worker: bool = Fal
             await http.aclose()
             await engine.dispose()
 
-    app = FastAPI(
+    app = OrderSyncApp(
         title="ordersync",
         version="0.1.0",
         description=DESCRIPTION,
@@ -95,9 +96,8 @@ def create_app(settings: Settings, database_url: str, *, with_worker: bool = Fal
     )
     add_exception_handlers(app)
     install_problem_openapi(app)
-    # Added first, so it runs inside RequestIdMiddleware (the last added is the outermost).
-    app.add_middleware(FastRoutes, routes={("POST", "/webhooks/lazada"): lazada_webhook})
     app.add_middleware(RequestIdMiddleware)
+    app.fast_routes[("POST", "/webhooks/lazada")] = lazada_webhook_fast
     app.include_router(lazada_webhook_router)
     app.include_router(api_router)
 

@@ -8,13 +8,18 @@ import os
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-HEADER = b"x-request-id"
+REQUEST_ID_HEADER = b"x-request-id"
 
 
 def _valid(value: bytes) -> bool:
     return 0 < len(value) <= 64 and all(
         48 <= c <= 57 or 65 <= c <= 122 or c in b"-_." for c in value
     )
+
+
+def request_id_from(given: bytes | None) -> str:
+    """The caller's id when it is sane (short, no spaces or control characters), else a new one."""
+    return given.decode() if given and _valid(given) else os.urandom(16).hex()
 
 
 class RequestIdMiddleware:
@@ -25,12 +30,11 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(HEADER, b"")
-        request_id = given.decode() if _valid(given) else os.urandom(16).hex()
+        request_id = request_id_from(dict(scope["headers"]).get(REQUEST_ID_HEADER))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", []).append((HEADER, request_id.encode()))
+                message.setdefault("headers", []).append((REQUEST_ID_HEADER, request_id.encode()))
             await send(message)
 
         # bind/reset rather than ``bound_contextvars``, which copies the whole context on every

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import asyncpg
+import orjson
 from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import driver_connection
 from app.models import EventState, ExternalEvent
-from app.worker.queue import FOLLOW_UP_SUFFIX
+from app.worker.queue import COALESCED_ENQUEUE_CTES, FOLLOW_UP_SUFFIX, candidate_suffixes
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,41 +41,65 @@ class InsertedEvent:
     state: EventState
 
 
-# One round trip for a whole batch of pushes: route each to its account and insert it, or skip
-# it when its dedupe key is already stored. Arrays in, one row per stored push out.
-_INSERT_ROUTED_MANY = text(
+# The webhook's whole intake transaction in one statement, so one round trip per batch and no
+# BEGIN or COMMIT of its own (run outside a transaction, the statement is one): route each push
+# to its account and insert it unless its dedupe key is stored, then queue the jobs the new
+# pending pushes call for under the queue's coalescing rules (app.worker.queue). Arrays in, one
+# row per stored push out.
+_STORE_WITH_JOBS = (
     """
     WITH input AS (
         SELECT * FROM unnest(
-            CAST(:sources AS text[]), CAST(:dedupe_keys AS text[]), CAST(:message_types AS int[]),
-            CAST(:seller_ids AS text[]), CAST(:sites AS text[]), CAST(:countries AS text[]),
-            CAST(:order_ids AS text[]), CAST(:line_ids AS text[]), CAST(:statuses AS text[]),
-            CAST(:update_times AS bigint[]), CAST(:states AS text[]),
-            CAST(:needs_account AS boolean[]), CAST(:payloads AS text[])
+            $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+            $9::text[], $10::bigint[], $11::text[], $12::boolean[], $13::text[], $14::text[],
+            $15::text[], $16::jsonb[], $17::float8[], $18::text[]
         ) WITH ORDINALITY AS t(
-            source, dedupe_key, message_type, seller_id, site, country, external_order_id,
-            external_line_id, status, status_update_time, state, needs_account, payload, ord
+            dedupe_key, message_type, seller_id, site, country, external_order_id,
+            external_line_id, status, status_update_time, state, needs_account, payload,
+            job_entrypoint, job_key_suffix, job_payload, job_delay, request_id, ord
         )
-    )
-    INSERT INTO external_events (
-        source, dedupe_key, message_type, seller_id, site, external_order_id, external_line_id,
-        status, status_update_time, account_id, state, payload
-    )
-    SELECT i.source, i.dedupe_key, i.message_type, i.seller_id, i.site, i.external_order_id,
-           i.external_line_id, i.status, i.status_update_time, account.id,
-           CASE WHEN account.id IS NULL AND i.needs_account THEN 'unroutable' ELSE i.state END,
-           CAST(i.payload AS jsonb)
-    FROM input AS i
-    LEFT JOIN LATERAL (
-        SELECT id FROM marketplace_accounts
-        WHERE marketplace = i.source AND seller_id = i.seller_id
-          AND (i.country IS NULL OR country = i.country)
-        ORDER BY created_at
-        LIMIT 1
-    ) AS account ON true
-    ORDER BY i.ord
-    ON CONFLICT (source, dedupe_key) DO NOTHING
-    RETURNING id, source, dedupe_key, account_id, state
+    ),
+    stored AS (
+        INSERT INTO external_events (
+            source, dedupe_key, message_type, seller_id, site, external_order_id,
+            external_line_id, status, status_update_time, account_id, state, payload
+        )
+        SELECT $1, i.dedupe_key, i.message_type, i.seller_id, i.site, i.external_order_id,
+               i.external_line_id, i.status, i.status_update_time, account.id,
+               CASE WHEN account.id IS NULL AND i.needs_account THEN 'unroutable' ELSE i.state END,
+               CAST(i.payload AS jsonb)
+        FROM input AS i
+        LEFT JOIN LATERAL (
+            SELECT id FROM marketplace_accounts
+            WHERE marketplace = $1 AND seller_id = i.seller_id
+              AND (i.country IS NULL OR country = i.country)
+            ORDER BY created_at
+            LIMIT 1
+        ) AS account ON true
+        ORDER BY i.ord
+        ON CONFLICT (source, dedupe_key) DO NOTHING
+        RETURNING id, dedupe_key, account_id, state
+    ),
+    wanted AS (
+        SELECT DISTINCT ON (base_key) base_key, entrypoint, payload, request_id, delay
+        FROM (
+            SELECT i.job_entrypoint || ':' || s.account_id || i.job_key_suffix AS base_key,
+                   i.job_entrypoint AS entrypoint,
+                   convert_to(
+                       (jsonb_build_object('account_id', s.account_id) || i.job_payload)::text,
+                       'UTF8'
+                   ) AS payload,
+                   i.request_id, i.job_delay AS delay, i.ord
+            FROM stored AS s JOIN input AS i USING (dedupe_key)
+            WHERE s.state = 'pending' AND s.account_id IS NOT NULL
+              AND i.job_entrypoint IS NOT NULL
+        ) AS calls
+        ORDER BY base_key, ord
+    ),
+    """
+    + COALESCED_ENQUEUE_CTES.format(suffixes="$19")
+    + """
+    SELECT id, dedupe_key, account_id, state FROM stored
     """
 )
 
@@ -86,10 +112,74 @@ _MARK_ORDER_PROCESSED = """
 
 
 @dataclass(frozen=True, slots=True)
+class JobCall:
+    """The job a stored push calls for once it is routed to an account: ``entrypoint`` under
+    the key ``entrypoint:<account id><key_suffix>``, with ``{"account_id": ...} | payload``.
+    When it is queued, ``delay`` holds it back; pushes that arrive meanwhile join it."""
+
+    entrypoint: str
+    key_suffix: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before it may start
+
+
+@dataclass(frozen=True, slots=True)
 class EventToStore:
     event: NewEvent
     payload_json: str  # stored as given: for a push, the very bytes that were signed
     needs_account: bool  # no matching account makes it ``unroutable``
+    job: JobCall | None = None  # queued (coalesced) if the event is stored pending, routed
+    request_id: str | None = None  # the request that brought it, carried into its job
+
+
+async def store_with_jobs(
+    connection: asyncpg.Connection, source: str, items: Sequence[EventToStore]
+) -> list[InsertedEvent | None]:
+    """Insert each event unless its dedupe key is stored, and queue the jobs they call for, in
+    one statement; one answer per item, in order, ``None`` for a duplicate (also of an earlier
+    item of the same batch). Outside a transaction the statement commits on its own."""
+    first: dict[str, EventToStore] = {}
+    for item in items:
+        first.setdefault(item.event.dedupe_key, item)
+    if not first:
+        return []
+    unique = list(first.values())
+    events = [item.event for item in unique]
+    jobs = [item.job for item in unique]
+    rows = await connection.fetch(
+        _STORE_WITH_JOBS,
+        source,
+        [e.dedupe_key for e in events],
+        [e.message_type for e in events],
+        [e.seller_id for e in events],
+        [e.site for e in events],
+        [e.country for e in events],
+        [e.external_order_id for e in events],
+        [e.external_line_id for e in events],
+        [e.status for e in events],
+        [e.status_update_time for e in events],
+        [e.state.value for e in events],
+        [item.needs_account for item in unique],
+        [item.payload_json for item in unique],
+        [job.entrypoint if job else None for job in jobs],
+        [job.key_suffix if job else None for job in jobs],
+        [orjson.dumps(job.payload).decode() if job else None for job in jobs],
+        [job.delay if job else None for job in jobs],
+        [item.request_id for item in unique],
+        candidate_suffixes(),
+    )
+    stored = {
+        row["dedupe_key"]: InsertedEvent(
+            id=row["id"], account_id=row["account_id"], state=EventState(row["state"])
+        )
+        for row in rows
+    }
+    answers: list[InsertedEvent | None] = []
+    for item in items:
+        key = item.event.dedupe_key
+        # Only the first item with a key can have stored it; later ones are its duplicates.
+        answers.append(stored.get(key) if first[key] is item else None)
+    return answers
 
 
 class ExternalEventRepository:
@@ -99,47 +189,6 @@ class ExternalEventRepository:
     @classmethod
     def from_session(cls, session: AsyncSession) -> ExternalEventRepository:
         return cls(session)
-
-    async def insert_routed_many(self, items: Sequence[EventToStore]) -> list[InsertedEvent | None]:
-        """Insert each event unless its dedupe key is stored; one answer per item, in order,
-        ``None`` for a duplicate (also of an earlier item of the same batch)."""
-        first: dict[tuple[str, str], EventToStore] = {}
-        for item in items:
-            first.setdefault((item.event.source, item.event.dedupe_key), item)
-        if not first:
-            return []
-        unique = list(first.values())
-        events = [item.event for item in unique]
-        result = await self.session.execute(
-            _INSERT_ROUTED_MANY,
-            {
-                "sources": [e.source for e in events],
-                "dedupe_keys": [e.dedupe_key for e in events],
-                "message_types": [e.message_type for e in events],
-                "seller_ids": [e.seller_id for e in events],
-                "sites": [e.site for e in events],
-                "countries": [e.country for e in events],
-                "order_ids": [e.external_order_id for e in events],
-                "line_ids": [e.external_line_id for e in events],
-                "statuses": [e.status for e in events],
-                "update_times": [e.status_update_time for e in events],
-                "states": [e.state.value for e in events],
-                "needs_account": [item.needs_account for item in unique],
-                "payloads": [item.payload_json for item in unique],
-            },
-        )
-        stored = {
-            (row.source, row.dedupe_key): InsertedEvent(
-                id=row.id, account_id=row.account_id, state=EventState(row.state)
-            )
-            for row in result
-        }
-        answers: list[InsertedEvent | None] = []
-        for item in items:
-            key = (item.event.source, item.event.dedupe_key)
-            # Only the first item with a key can have stored it; later ones are its duplicates.
-            answers.append(stored.get(key) if first[key] is item else None)
-        return answers
 
     async def clock(self) -> datetime:
         """The database's current time: the clock that stamps ``received_at``."""

@@ -7,9 +7,9 @@ the new status). One that arrives while the job runs may describe a change the j
 missed, so it queues a single follow-up under a second key. Five pushes for a five-item order
 therefore cause one fetch, and no status change is lost to coalescing.
 
-``enqueue_coalesced_many`` applies the same rules to a batch in two round trips (look, then
-insert), whatever its size; the webhook's group commit uses it. Anything it cannot settle in one
-pass (another transaction queued the same key meanwhile) goes through ``enqueue_coalesced``.
+``COALESCED_ENQUEUE_CTES`` applies the same rules to a batch inside one SQL statement, whatever
+its size: the webhook's group commit appends it to its inbox insert, and
+``enqueue_coalesced_many`` runs it on its own.
 """
 
 from __future__ import annotations
@@ -50,12 +50,19 @@ def current_request_id() -> str | None:
     return str(request_id) if request_id else None
 
 
-def _candidate_keys(dedupe_key: str, follow_up: bool) -> list[str]:
-    # A running job may already have fetched, so a push that arrives meanwhile needs a job that
-    # has not started yet: the follow-up keys give it one even while earlier ones run.
+def candidate_suffixes(follow_up: bool = True) -> list[str]:
+    """What a job's dedupe key may be extended with: the key itself first, then its follow-ups.
+
+    A running job may already have fetched, so a push that arrives meanwhile needs a job that
+    has not started yet: the follow-up keys give it one even while earlier ones run.
+    """
     if not follow_up:
-        return [dedupe_key]
-    return [dedupe_key] + [dedupe_key + FOLLOW_UP_SUFFIX + s for s in ("", "-2", "-3")]
+        return [""]
+    return [""] + [FOLLOW_UP_SUFFIX + s for s in ("", "-2", "-3")]
+
+
+def _candidate_keys(dedupe_key: str, follow_up: bool) -> list[str]:
+    return [dedupe_key + suffix for suffix in candidate_suffixes(follow_up)]
 
 
 async def _queries(session: AsyncSession) -> Queries:
@@ -140,14 +147,78 @@ async def _enqueue_one(
     raise RuntimeError(f"could not enqueue {entrypoint} under {dedupe_key}")
 
 
-_LOCK_ACTIVE_JOBS = """
-    SELECT job.dedupe_key, job.status FROM unnest($1::text[]) AS wanted(key)
+# The coalescing rules above for many jobs at once, as CTEs to append to a ``WITH`` that
+# defines ``wanted(base_key, entrypoint, payload, request_id, delay)``, one row per base key
+# (``delay``: seconds before the job may start). Runs
+# within one statement, so it needs no transaction of its own and costs no extra round trip:
+# the webhook's intake puts it after its inbox insert (app.external_events.repository).
+#
+# ``active`` locks every job holding a candidate key until the statement's transaction ends:
+# a worker dequeues with SKIP LOCKED, so a queued job cannot start before the rows that joined
+# it are committed (see ``_active_status``). One index probe per key (LATERAL ... LIMIT 1),
+# whatever the queue's size or statistics, in key order so that two batches cannot deadlock.
+# A key that another transaction queues between our look and our insert is skipped by ON
+# CONFLICT: that job is queued, so it coalesces this one as if we had seen it.
+# PgQueuer's own enqueue logs every new job in ``pgqueuer_log``; ``logged`` does the same.
+COALESCED_ENQUEUE_CTES = """
+candidates AS (
+    SELECT w.base_key, w.base_key || s.suffix AS key, s.n
+    FROM wanted AS w, unnest({suffixes}::text[]) WITH ORDINALITY AS s(suffix, n)
+),
+active AS (
+    SELECT c.base_key, c.key, job.status
+    FROM (SELECT base_key, key FROM candidates ORDER BY key) AS c
     CROSS JOIN LATERAL (
-        SELECT dedupe_key, status::text AS status FROM pgqueuer
-        WHERE dedupe_key = wanted.key AND status IN ('queued', 'picked')
+        SELECT status::text AS status FROM pgqueuer
+        WHERE dedupe_key = c.key AND status IN ('queued', 'picked')
         LIMIT 1 FOR UPDATE
     ) AS job
+),
+chosen AS (
+    SELECT DISTINCT ON (c.base_key) c.base_key, c.key
+    FROM candidates AS c
+    WHERE NOT EXISTS (
+            SELECT 1 FROM active AS a WHERE a.base_key = c.base_key AND a.status = 'queued'
+        )
+      AND NOT EXISTS (SELECT 1 FROM active AS a WHERE a.key = c.key)
+    ORDER BY c.base_key, c.n
+),
+enqueued AS (
+    INSERT INTO pgqueuer AS job
+        (priority, entrypoint, payload, execute_after, dedupe_key, headers, status)
+    SELECT 0, w.entrypoint, w.payload, now() + make_interval(secs => w.delay), ch.key,
+           CASE WHEN w.request_id IS NOT NULL
+                THEN jsonb_build_object('request_id', w.request_id) END,
+           'queued'
+    FROM chosen AS ch JOIN wanted AS w USING (base_key)
+    ON CONFLICT (dedupe_key)
+        WHERE ((status = ANY (ARRAY['queued'::pgqueuer_status, 'picked'::pgqueuer_status]))
+               AND (dedupe_key IS NOT NULL))
+        DO NOTHING
+    RETURNING job.id, job.entrypoint, job.priority, job.dedupe_key
+),
+logged AS (
+    INSERT INTO pgqueuer_log (job_id, status, entrypoint, priority)
+    SELECT id, 'queued', entrypoint, priority FROM enqueued
+)
 """
+
+
+_ENQUEUE_MANY = (
+    """
+    WITH wanted AS (
+        SELECT DISTINCT ON (base_key) base_key, entrypoint, payload, request_id, delay
+        FROM unnest($1::text[], $2::bytea[], $3::text[]) WITH ORDINALITY
+            AS t(base_key, payload, request_id, ord)
+        CROSS JOIN (SELECT $4::text AS entrypoint, $6::float8 AS delay) AS e
+        ORDER BY base_key, ord
+    ),
+    """
+    + COALESCED_ENQUEUE_CTES.format(suffixes="$5")
+    + """
+    SELECT ch.base_key, ch.key, q.id FROM chosen AS ch JOIN enqueued AS q ON q.dedupe_key = ch.key
+    """
+)
 
 
 async def enqueue_coalesced_many(
@@ -156,54 +227,28 @@ async def enqueue_coalesced_many(
     jobs: Sequence[JobRequest],
     *,
     follow_up: bool = True,
+    delay: float = 0.0,
 ) -> list[Enqueued]:
-    """``enqueue_coalesced`` for many jobs at once; one answer per job, in order."""
+    """``enqueue_coalesced`` for many jobs at once, in one statement; one answer per job, in
+    order (a repeated key gets its job once)."""
     if not jobs:
         return []
-    candidates = [_candidate_keys(job.dedupe_key, follow_up) for job in jobs]
-    # Straight to asyncpg (app.db.driver_connection): this runs for every webhook batch.
-    # One index probe per key (LATERAL ... LIMIT 1), whatever the queue's size or statistics; a
-    # plain ``= ANY`` let the planner pick a scan of the whole queue. Keys are locked in sorted
-    # order, so two batches touching the same jobs cannot deadlock. The lock on a queued job
-    # keeps the worker from starting it before our rows are committed (see ``_active_status``).
     driver = await driver_connection(session)
     rows = await driver.fetch(
-        _LOCK_ACTIVE_JOBS, sorted({key for keys in candidates for key in keys})
+        _ENQUEUE_MANY,
+        [job.dedupe_key for job in jobs],
+        [orjson.dumps(job.payload) for job in jobs],
+        [job.request_id for job in jobs],
+        entrypoint,
+        candidate_suffixes(follow_up),
+        delay,
     )
-    active = {row["dedupe_key"]: row["status"] for row in rows}
-    answers: list[Enqueued | None] = [None] * len(jobs)
-    chosen: list[tuple[int, str]] = []  # (job index, the key it goes in under)
-    for index, keys in enumerate(candidates):
-        if (not follow_up and keys[0] in active) or any(active.get(k) == "queued" for k in keys):
-            answers[index] = Enqueued(None)  # an equivalent job has not started yet
-            continue
-        free = next((key for key in keys if key not in active), None)
-        if free is None:
-            log.warning("worker.enqueue.all_running", entrypoint=entrypoint, key=keys[0])
-            answers[index] = Enqueued(None)  # rare; the sweeper re-queues the order
-            continue
-        active[free] = "queued"  # a repeated key later in this batch coalesces into this job
-        chosen.append((index, free))
-    if chosen:
-        queries = await _queries(session)
-        ids = await queries.enqueue(
-            [entrypoint] * len(chosen),
-            [orjson.dumps(jobs[index].payload) for index, _ in chosen],
-            [0] * len(chosen),
-            None,
-            [key for _, key in chosen],
-            [
-                {"request_id": rid} if (rid := jobs[index].request_id) else None
-                for index, _ in chosen
-            ],
-            on_conflict="skip",
-        )
-        for (index, key), job_id in zip(chosen, ids, strict=True):
-            if job_id is None:
-                # Another transaction queued this key after our look: settle it the slow way.
-                answers[index] = await _enqueue_one(
-                    session, entrypoint, jobs[index], delay=None, follow_up=follow_up
-                )
-            else:
-                answers[index] = Enqueued(int(job_id), follow_up=key != jobs[index].dedupe_key)
-    return [answer if answer is not None else Enqueued(None) for answer in answers]
+    queued = {row["base_key"]: (int(row["id"]), row["key"]) for row in rows}
+    answers: list[Enqueued] = []
+    for job in jobs:
+        got = queued.pop(job.dedupe_key, None)  # a repeat of the key finds it gone
+        if got is None:
+            answers.append(Enqueued(None))
+        else:
+            answers.append(Enqueued(got[0], follow_up=got[1] != job.dedupe_key))
+    return answers

@@ -1,11 +1,13 @@
 """Taking pushes in whether or not the database is there, many per transaction.
 
-Group commit: a webhook request hands its verified push to ``Intake.take`` and waits. One
-flusher stores everything that is waiting in one transaction (inbox rows and their jobs, a
-constant number of round trips), answers every waiting request, and starts over with what
-arrived meanwhile. Under a burst a transaction carries dozens of pushes, so the database work
-per push shrinks as the load grows; at rest a push waits for its own transaction only. Each
-request still gets its 200 only once its push is committed.
+Group commit: a webhook request hands its verified push to ``Intake.take`` and waits. A
+flusher stores everything that is waiting in one transaction, which is a single SQL statement
+(inbox rows and their jobs, ``service.ingest_many``): one round trip, with no BEGIN or COMMIT of
+its own. It answers every waiting request and starts over with what arrived meanwhile. Up to
+``max_in_flight`` flushers run at once, so the event loop reads the next requests while a batch
+is in Postgres. Under a burst a transaction carries dozens of pushes, so the database work per
+push shrinks as the load grows; at rest a push waits for its own transaction only. Each request
+still gets its 200 only once its push is committed.
 
 When that cannot happen in time (the database is down, restarting or slow), the request puts
 its push in the local spool and Lazada still gets its 200. While the database is known to be
@@ -28,9 +30,8 @@ import asyncpg
 import orjson
 import structlog
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db import transaction
 from app.integrations.lazada import service
 from app.integrations.lazada.push import LazadaPush, parse_push
 from app.kit.spool import Spool
@@ -100,12 +101,14 @@ class _Waiting:
 
 @dataclass
 class Intake:
-    sessionmaker: async_sessionmaker[AsyncSession]
+    engine: AsyncEngine
     spool: Spool
     db_timeout: float
+    sync_delay: float = 0.0  # ORDERSYNC_SYNC_DELAY, see service.ingest_many
     database_up: bool = True
     _waiting: list[_Waiting] = field(default_factory=list)
-    _flusher: asyncio.Task[None] | None = None
+    max_in_flight: int = 2  # batches in Postgres at once (their commits still take turns)
+    _flushers: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def degraded(self) -> bool:
@@ -132,8 +135,10 @@ class Intake:
         # stays in its batch whether or not its request is still waiting.
         timer = loop.call_later(self.db_timeout, _give_up, future)
         self._waiting.append(_Waiting(item, future, timer))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush_waiting())
+        if len(self._flushers) < self.max_in_flight:
+            flusher = asyncio.create_task(self._flush_waiting())
+            self._flushers.add(flusher)
+            flusher.add_done_callback(self._flushers.discard)
         return future
 
     async def _flush_waiting(self) -> None:
@@ -182,8 +187,19 @@ class Intake:
                 _answer([waiting], result=result)
 
     async def _store(self, items: Sequence[service.Received]) -> list[service.IngestResult]:
-        async with asyncio.timeout(BATCH_DEADLINE), transaction(self.sessionmaker) as session:
-            return await service.ingest_many(session, items)
+        # One statement, outside any transaction: it commits on its own (service.ingest_many).
+        async with self.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            try:
+                async with asyncio.timeout(BATCH_DEADLINE):
+                    return await service.ingest_many(
+                        raw.driver_connection, items, sync_delay=self.sync_delay
+                    )
+            except Exception as exc:
+                if database_down(exc):
+                    # Whatever state it is in, the pool must not hand this connection out again.
+                    await connection.invalidate()
+                raise
 
     def _down(self, exc: BaseException) -> None:
         if self.database_up:
@@ -197,10 +213,7 @@ class Intake:
             return 0
         bodies = [orjson.loads(path.read_bytes())["body"].encode() for path in paths]
         try:
-            async with asyncio.timeout(10), transaction(self.sessionmaker) as session:
-                await service.ingest_many(
-                    session, [service.Received(parse_push(body), body) for body in bodies]
-                )
+            await self._store([service.Received(parse_push(body), body) for body in bodies])
         except Exception as exc:
             if not database_down(exc):
                 raise

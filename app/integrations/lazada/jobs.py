@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.worker import Enqueued, JobRequest, enqueue_coalesced, enqueue_coalesced_many
+from app.worker import Enqueued, enqueue_coalesced
 
 SYNC_ORDER = "lazada.order.sync"
 REFRESH_TOKEN = "lazada.token.refresh"
@@ -20,20 +19,6 @@ async def enqueue_order_sync(
 ) -> Enqueued:
     return await enqueue_coalesced(
         session, SYNC_ORDER, _sync_payload(account_id, order_id), _sync_key(account_id, order_id)
-    )
-
-
-async def enqueue_order_syncs(
-    session: AsyncSession, orders: Sequence[tuple[uuid.UUID, str, str | None]]
-) -> list[Enqueued]:
-    """Many ``enqueue_order_sync`` at once: (account, order, causing request id) each."""
-    return await enqueue_coalesced_many(
-        session,
-        SYNC_ORDER,
-        [
-            JobRequest(_sync_payload(account_id, order_id), _sync_key(account_id, order_id), rid)
-            for account_id, order_id, rid in orders
-        ],
     )
 
 

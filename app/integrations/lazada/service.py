@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import asyncpg
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.external_events.repository import EventToStore, ExternalEventRepository
-from app.integrations.lazada.jobs import enqueue_order_syncs, enqueue_token_refresh
-from app.integrations.lazada.push import SYNC_TYPES, TOKEN_EXPIRING, LazadaPush
+from app.external_events.repository import EventToStore, JobCall, store_with_jobs
+from app.integrations.lazada.jobs import REFRESH_TOKEN, SYNC_ORDER
+from app.integrations.lazada.push import SOURCE, SYNC_TYPES, TOKEN_EXPIRING, LazadaPush
 from app.models import EventState
 
 log = structlog.get_logger(__name__)
@@ -33,23 +32,28 @@ class Received:
     request_id: str | None = None  # the webhook request's, carried into the jobs it causes
 
 
-async def ingest_many(session: AsyncSession, received: Sequence[Received]) -> list[IngestResult]:
-    """Store many pushes and queue their work: a constant number of round trips per batch.
+async def ingest_many(
+    connection: asyncpg.Connection, received: Sequence[Received], *, sync_delay: float = 0.0
+) -> list[IngestResult]:
+    """Store many pushes and queue their work in one statement, so one round trip per batch.
 
-    The pushes of one order coalesce into one sync here, as they would across transactions.
+    Run outside a transaction, the statement commits on its own; inside one, with it. The
+    pushes of one order coalesce into one sync here, as they do across batches; a sync starts
+    ``sync_delay`` seconds after the push that queued it at the earliest, so that the other
+    lines of the order, pushed one by one, join it instead of causing another fetch.
     """
-    # The raw body, not a re-serialisation: what Lazada signed is what we keep.
     to_store = [
+        # The raw body, not a re-serialisation: what Lazada signed is what we keep.
         EventToStore(
             item.push.to_new_event(),
             item.body.decode(),
             needs_account=item.push.seller_id is not None,
+            job=_job_for(item.push, sync_delay),
+            request_id=item.request_id,
         )
         for item in received
     ]
-    inserted = await ExternalEventRepository.from_session(session).insert_routed_many(to_store)
-    syncs: dict[tuple[uuid.UUID, str], str | None] = {}  # (account, order) -> first request id
-    refreshes: dict[uuid.UUID, str | None] = {}  # account -> first request id
+    inserted = await store_with_jobs(connection, SOURCE, to_store)
     results: list[IngestResult] = []
     for item, event in zip(received, inserted, strict=True):
         push = item.push
@@ -58,15 +62,15 @@ async def ingest_many(session: AsyncSession, received: Sequence[Received]) -> li
             results.append(IngestResult(event_id=None, duplicate=True, state=None))
             continue
         results.append(IngestResult(event_id=event.id, duplicate=False, state=event.state))
-        if event.state == EventState.pending and event.account_id is not None:
-            if push.message_type in SYNC_TYPES and push.order_id is not None:
-                syncs.setdefault((event.account_id, push.order_id), item.request_id)
-            elif push.message_type == TOKEN_EXPIRING:
-                refreshes.setdefault(event.account_id, item.request_id)
-        elif event.state == EventState.unroutable:
+        if event.state == EventState.unroutable:
             log.warning("lazada.webhook.unroutable", seller_id=push.seller_id, site=push.site)
-    await enqueue_order_syncs(session, [(acc, order, rid) for (acc, order), rid in syncs.items()])
-    for account_id, request_id in refreshes.items():  # token alerts are rare: one at a time
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            await enqueue_token_refresh(session, account_id)
     return results
+
+
+def _job_for(push: LazadaPush, sync_delay: float) -> JobCall | None:
+    """What a push calls for once it is stored and routed (the statement adds the account)."""
+    if push.message_type in SYNC_TYPES and push.order_id is not None:
+        return JobCall(SYNC_ORDER, f":{push.order_id}", {"order_id": push.order_id}, sync_delay)
+    if push.message_type == TOKEN_EXPIRING:
+        return JobCall(REFRESH_TOKEN)
+    return None

@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import orjson
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.db import transaction
+from app.db import driver_connection, transaction
 from app.integrations.lazada.push import parse_push
 from app.integrations.lazada.service import IngestResult, Received, ingest_many
 from app.models import EventState
@@ -19,10 +19,24 @@ def _received(body: bytes) -> Received:
 
 
 async def _ingest(
-    sessionmaker: async_sessionmaker[AsyncSession], bodies: list[bytes]
+    sessionmaker: async_sessionmaker[AsyncSession], bodies: list[bytes], sync_delay: float = 0.0
 ) -> list[IngestResult]:
     async with transaction(sessionmaker) as session:
-        return await ingest_many(session, [_received(body) for body in bodies])
+        connection = await driver_connection(session)
+        received = [_received(body) for body in bodies]
+        return await ingest_many(connection, received, sync_delay=sync_delay)
+
+
+def _token_alert() -> bytes:
+    return orjson.dumps(
+        {
+            "seller_id": "null",
+            "message_type": 8,
+            "data": {"app_key": "1", "auth_expiry_time": 1, "seller_id": "200549968600"},
+            "timestamp": 1,
+            "site": "lazada_vn",
+        }
+    )
 
 
 async def test_mixed_batch_gets_one_answer_per_push_in_order(
@@ -33,15 +47,7 @@ async def test_mixed_batch_gets_one_answer_per_push_in_order(
     await connect_seller(api, sandbox)
     stored_before = trade_push(order_id="81", line_id="810")
     await _ingest(sessionmaker, [stored_before])
-    token_alert = orjson.dumps(
-        {
-            "seller_id": "null",
-            "message_type": 8,
-            "data": {"app_key": "1", "auth_expiry_time": 1, "seller_id": "200549968600"},
-            "timestamp": 1,
-            "site": "lazada_vn",
-        }
-    )
+    token_alert = _token_alert()
     other_type = orjson.dumps(
         {
             "seller_id": "200549968600",
@@ -96,3 +102,56 @@ async def test_mixed_batch_gets_one_answer_per_push_in_order(
 
 async def test_empty_batch_stores_nothing(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     assert await _ingest(sessionmaker, []) == []
+
+
+async def test_outside_a_transaction_the_batch_commits_on_its_own(
+    api: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The intake runs the batch as one statement with no transaction around it: the inbox
+    rows and their jobs commit together, with no BEGIN or COMMIT round trip."""
+    await connect_seller(api, sandbox)
+    async with engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert raw is not None
+        [result] = await ingest_many(raw, [_received(trade_push(order_id="91"))])
+        assert not raw.is_in_transaction()
+    assert result.state == EventState.pending
+    async with sessionmaker() as session:  # another connection sees both
+        assert await session.scalar(text("SELECT count(*) FROM external_events")) == 1
+        assert await session.scalar(text("SELECT count(*) FROM pgqueuer")) == 1
+
+
+async def test_inside_a_transaction_the_batch_rolls_back_with_it(
+    api: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await connect_seller(api, sandbox)
+    async with sessionmaker() as session:
+        async with session.begin():
+            connection = await driver_connection(session)
+            await ingest_many(connection, [_received(trade_push(order_id="92"))])
+            await session.rollback()
+        assert await session.scalar(text("SELECT count(*) FROM external_events")) == 0
+        assert await session.scalar(text("SELECT count(*) FROM pgqueuer")) == 0
+
+
+async def test_a_sync_waits_for_the_delay_and_a_refresh_does_not(
+    api: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await connect_seller(api, sandbox)
+    await _ingest(sessionmaker, [trade_push(order_id="93"), _token_alert()], sync_delay=30.0)
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            text(
+                "SELECT entrypoint, round(extract(epoch FROM execute_after - created))::int "
+                "FROM pgqueuer"
+            )
+        )
+        waits = {str(row[0]): int(row[1]) for row in rows}
+    assert waits == {"lazada.order.sync": 30, "lazada.token.refresh": 0}
