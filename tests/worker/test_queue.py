@@ -4,6 +4,7 @@ after it arrived."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import asyncpg
 import orjson
@@ -154,11 +155,12 @@ async def test_a_job_queued_first_thing_rolls_back_with_its_transaction(
     assert await _keys(sessionmaker) == []
 
 
-async def test_only_new_jobs_wake_the_workers(
+async def test_only_new_jobs_that_can_start_wake_the_workers(
     database_url: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    """The queue notifies on inserts only: a worker's own dequeue, heartbeat and completion
-    statements would otherwise take the database-wide notify lock at every commit."""
+    """The queue notifies on inserts of due jobs only: a worker's own dequeue, heartbeat and
+    completion statements, and every intake batch of delayed syncs, would otherwise take the
+    database-wide notify lock at every commit (and wake every worker for nothing)."""
     listener = await asyncpg.connect(to_libpq_url(database_url))
     heard: asyncio.Queue[str] = asyncio.Queue()
     await listener.add_listener("ch_pgqueuer", lambda *args: heard.put_nowait(args[-1]))
@@ -169,6 +171,8 @@ async def test_only_new_jobs_wake_the_workers(
         await _pick_all(sessionmaker)
         async with sessionmaker() as session, session.begin():
             await session.execute(text("DELETE FROM pgqueuer"))
+            later = timedelta(seconds=30)
+            await enqueue_coalesced(session, "test.sync", {"n": 2}, dedupe_key=KEY, delay=later)
         # A notification is delivered before the next query's answer, so a round trip on the
         # listening connection is enough to be sure nothing more is coming.
         await listener.fetchval("SELECT 1")

@@ -107,7 +107,7 @@ class Intake:
     sync_delay: float = 0.0  # ORDERSYNC_SYNC_DELAY, see service.ingest_many
     database_up: bool = True
     _waiting: list[_Waiting] = field(default_factory=list)
-    max_in_flight: int = 2  # batches in Postgres at once (their commits still take turns)
+    max_in_flight: int = 3  # batches in Postgres at once (their commits still take turns)
     _flushers: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
