@@ -100,8 +100,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=3,
-        help="phase B rounds, bare then ours each time; the medians are compared (3)",
+        default=5,
+        help="phase B rounds, bare then ours each time; the medians are compared (5)",
     )
     parser.add_argument("--warmup-pushes", type=int, default=60, help="warm-up pushes (60)")
     parser.add_argument(

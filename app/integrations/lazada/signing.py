@@ -25,7 +25,8 @@ def rest_sign(secret: str, api_path: str, params: Mapping[str, str]) -> str:
 
 def push_signature(app_key: str, secret: str, body: bytes) -> str:
     """The ``Authorization`` header Lazada sends with a push whose raw body is ``body``."""
-    return hmac.new(secret.encode(), app_key.encode() + body, hashlib.sha256).hexdigest()
+    # hmac.digest: the one-shot C implementation, a few microseconds less per push than hmac.new.
+    return hmac.digest(secret.encode(), app_key.encode() + body, hashlib.sha256).hex()
 
 
 def verify_push_signature(*, app_key: str, secret: str, body: bytes, header: str | None) -> bool:
