@@ -27,6 +27,14 @@ async def _ingest(
         return await ingest_many(connection, received, sync_delay=sync_delay)
 
 
+async def _stored(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
+    """(inbox rows, jobs)"""
+    async with sessionmaker() as session:
+        events = await session.scalar(text("SELECT count(*) FROM external_events"))
+        jobs = await session.scalar(text("SELECT count(*) FROM pgqueuer"))
+    return int(events or 0), int(jobs or 0)
+
+
 def _token_alert() -> bytes:
     return orjson.dumps(
         {
@@ -119,9 +127,7 @@ async def test_outside_a_transaction_the_batch_commits_on_its_own(
         [result] = await ingest_many(raw, [_received(trade_push(order_id="91"))])
         assert not raw.is_in_transaction()
     assert result.state == EventState.pending
-    async with sessionmaker() as session:  # another connection sees both
-        assert await session.scalar(text("SELECT count(*) FROM external_events")) == 1
-        assert await session.scalar(text("SELECT count(*) FROM pgqueuer")) == 1
+    assert await _stored(sessionmaker) == (1, 1)  # seen from another connection
 
 
 async def test_inside_a_transaction_the_batch_rolls_back_with_it(
@@ -130,13 +136,11 @@ async def test_inside_a_transaction_the_batch_rolls_back_with_it(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     await connect_seller(api, sandbox)
-    async with sessionmaker() as session:
-        async with session.begin():
-            connection = await driver_connection(session)
-            await ingest_many(connection, [_received(trade_push(order_id="92"))])
-            await session.rollback()
-        assert await session.scalar(text("SELECT count(*) FROM external_events")) == 0
-        assert await session.scalar(text("SELECT count(*) FROM pgqueuer")) == 0
+    async with sessionmaker() as session, session.begin():
+        connection = await driver_connection(session)
+        await ingest_many(connection, [_received(trade_push(order_id="92"))])
+        await session.rollback()
+    assert await _stored(sessionmaker) == (0, 0)
 
 
 async def test_a_sync_waits_for_the_delay_and_a_refresh_does_not(
