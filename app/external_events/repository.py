@@ -44,19 +44,19 @@ class InsertedEvent:
 # The webhook's whole intake transaction in one statement, so one round trip per batch and no
 # BEGIN or COMMIT of its own (run outside a transaction, the statement is one): route each push
 # to its account and insert it unless its dedupe key is stored, then queue the jobs the new
-# pending pushes call for under the queue's coalescing rules (app.worker.queue). Arrays in, one
-# row per stored push out.
+# pending pushes call for under the queue's coalescing rules (app.worker.queue). The pushes go
+# in as one JSON array of records, one row per stored push comes out. (One JSON parameter rather
+# than an array per column: asyncpg checks every element of every array parameter against
+# Python's abstract base classes, 32 such checks per push, 17% of the intake's Python time.)
 _STORE_WITH_JOBS = (
     """
     WITH input AS (
-        SELECT * FROM unnest(
-            $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-            $9::text[], $10::bigint[], $11::text[], $12::boolean[], $13::text[], $14::text[],
-            $15::text[], $16::jsonb[], $17::float8[], $18::text[]
-        ) WITH ORDINALITY AS t(
-            dedupe_key, message_type, seller_id, site, country, external_order_id,
-            external_line_id, status, status_update_time, state, needs_account, payload,
-            job_entrypoint, job_key_suffix, job_payload, job_delay, request_id, ord
+        SELECT * FROM jsonb_to_recordset($2::jsonb) AS t(
+            dedupe_key text, message_type int, seller_id text, site text, country text,
+            external_order_id text, external_line_id text, status text,
+            status_update_time bigint, state text, needs_account boolean, payload jsonb,
+            job_entrypoint text, job_key_suffix text, job_payload jsonb, job_delay float8,
+            request_id text, ord int
         )
     ),
     stored AS (
@@ -67,7 +67,7 @@ _STORE_WITH_JOBS = (
         SELECT $1, i.dedupe_key, i.message_type, i.seller_id, i.site, i.external_order_id,
                i.external_line_id, i.status, i.status_update_time, account.id,
                CASE WHEN account.id IS NULL AND i.needs_account THEN 'unroutable' ELSE i.state END,
-               CAST(i.payload AS jsonb)
+               i.payload
         FROM input AS i
         LEFT JOIN LATERAL (
             SELECT id FROM marketplace_accounts
@@ -97,7 +97,7 @@ _STORE_WITH_JOBS = (
         ORDER BY base_key, ord
     ),
     """
-    + COALESCED_ENQUEUE_CTES.format(suffixes="$19")
+    + COALESCED_ENQUEUE_CTES.format(suffixes="$3")
     + """
     SELECT id, dedupe_key, account_id, state FROM stored
     """
@@ -143,30 +143,34 @@ async def store_with_jobs(
         first.setdefault(item.event.dedupe_key, item)
     if not first:
         return []
-    unique = list(first.values())
-    events = [item.event for item in unique]
-    jobs = [item.job for item in unique]
+    records = []
+    for ord_, item in enumerate(first.values()):
+        event, job = item.event, item.job
+        records.append(
+            {
+                "dedupe_key": event.dedupe_key,
+                "message_type": event.message_type,
+                "seller_id": event.seller_id,
+                "site": event.site,
+                "country": event.country,
+                "external_order_id": event.external_order_id,
+                "external_line_id": event.external_line_id,
+                "status": event.status,
+                "status_update_time": event.status_update_time,
+                "state": event.state.value,
+                "needs_account": item.needs_account,
+                # Embedded as it came (it is valid JSON: the push was parsed before).
+                "payload": orjson.Fragment(item.payload_json),
+                "job_entrypoint": job.entrypoint if job else None,
+                "job_key_suffix": job.key_suffix if job else None,
+                "job_payload": job.payload if job else None,
+                "job_delay": job.delay if job else None,
+                "request_id": item.request_id,
+                "ord": ord_,
+            }
+        )
     rows = await connection.fetch(
-        _STORE_WITH_JOBS,
-        source,
-        [e.dedupe_key for e in events],
-        [e.message_type for e in events],
-        [e.seller_id for e in events],
-        [e.site for e in events],
-        [e.country for e in events],
-        [e.external_order_id for e in events],
-        [e.external_line_id for e in events],
-        [e.status for e in events],
-        [e.status_update_time for e in events],
-        [e.state.value for e in events],
-        [item.needs_account for item in unique],
-        [item.payload_json for item in unique],
-        [job.entrypoint if job else None for job in jobs],
-        [job.key_suffix if job else None for job in jobs],
-        [orjson.dumps(job.payload).decode() if job else None for job in jobs],
-        [job.delay if job else None for job in jobs],
-        [item.request_id for item in unique],
-        candidate_suffixes(),
+        _STORE_WITH_JOBS, source, orjson.dumps(records).decode(), candidate_suffixes()
     )
     stored = {
         row["dedupe_key"]: InsertedEvent(
