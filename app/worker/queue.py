@@ -149,16 +149,17 @@ async def _enqueue_one(
 
 # The coalescing rules above for many jobs at once, as CTEs to append to a ``WITH`` that
 # defines ``wanted(base_key, entrypoint, payload, request_id, delay)``, one row per base key
-# (``delay``: seconds before the job may start). Runs
-# within one statement, so it needs no transaction of its own and costs no extra round trip:
-# the webhook's intake puts it after its inbox insert (app.external_events.repository).
+# (``delay``: seconds before the job may start). Being part of one statement, it needs no
+# transaction of its own and costs no extra round trip: the webhook's intake puts it after its
+# inbox insert (app.external_events.repository).
 #
 # ``active`` locks every job holding a candidate key until the statement's transaction ends:
 # a worker dequeues with SKIP LOCKED, so a queued job cannot start before the rows that joined
 # it are committed (see ``_active_status``). One index probe per key (LATERAL ... LIMIT 1),
 # whatever the queue's size or statistics, in key order so that two batches cannot deadlock.
 # A key that another transaction queues between our look and our insert is skipped by ON
-# CONFLICT: that job is queued, so it coalesces this one as if we had seen it.
+# CONFLICT: that job is queued, so it coalesces this one as if we had seen it. Jobs are
+# inserted in key order too (``chosen`` is sorted), for the same reason.
 # PgQueuer's own enqueue logs every new job in ``pgqueuer_log``; ``logged`` does the same.
 COALESCED_ENQUEUE_CTES = """
 candidates AS (

@@ -105,9 +105,9 @@ class Intake:
     spool: Spool
     db_timeout: float
     sync_delay: float = 0.0  # ORDERSYNC_SYNC_DELAY, see service.ingest_many
+    max_in_flight: int = 3  # batches in Postgres at once (1 to 6 measured alike; bench/README)
     database_up: bool = True
     _waiting: list[_Waiting] = field(default_factory=list)
-    max_in_flight: int = 3  # batches in Postgres at once (their commits still take turns)
     _flushers: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
