@@ -76,7 +76,9 @@ _STORE_WITH_JOBS = (
             ORDER BY created_at
             LIMIT 1
         ) AS account ON true
-        ORDER BY i.ord
+        -- Every batch inserts its keys in the same order, so two batches that hold some of the
+        -- same keys (a push and its duplicate) wait for each other instead of deadlocking.
+        ORDER BY i.dedupe_key
         ON CONFLICT (source, dedupe_key) DO NOTHING
         RETURNING id, dedupe_key, account_id, state
     ),

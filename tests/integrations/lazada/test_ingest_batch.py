@@ -86,8 +86,14 @@ async def test_mixed_batch_gets_one_answer_per_push_in_order(
         (False, EventState.ignored),
         (False, EventState.pending),
     ]
-    ids = [r.event_id for r in results if r.event_id is not None]
-    assert ids == sorted(ids), "inbox ids follow the batch's order"
+    # A batch inserts in dedupe-key order (a fixed lock order, so two batches cannot deadlock).
+    stored = sorted(
+        (parse_push(body).dedupe_key, r.event_id)
+        for body, r in zip(batch, results, strict=True)
+        if r.event_id is not None
+    )
+    ids = [event_id for _, event_id in stored]
+    assert ids == sorted(ids)
     async with sessionmaker() as session:
         jobs = (
             await session.execute(
