@@ -61,16 +61,24 @@ def problem_body(
     return body
 
 
+def app_error_body(exc: AppError, instance: str) -> dict[str, Any]:
+    """The problem+json body an ``AppError`` is answered with (also by ``app.fast_routes``)."""
+    return problem_body(exc.status_code, exc.code, exc.title, exc.detail, instance) | exc.extra
+
+
+def unexpected_error_body(exc: Exception, instance: str) -> dict[str, Any]:
+    """Log an error nobody expected and return the 500's body, which says nothing about it."""
+    log.exception("http.unhandled_error", path=instance, error_type=type(exc).__name__)
+    return problem_body(500, "internal_error", "Internal error", "Unexpected error", instance)
+
+
 def app_error_response(request: Request, exc: AppError) -> JSONResponse:
-    """How every ``AppError`` is answered (``app.fast_routes`` renders it the same way)."""
-    return problem(
-        exc.status_code,
-        exc.code,
-        exc.title,
-        exc.detail,
-        instance=request.url.path,
+    """How every ``AppError`` is answered."""
+    return JSONResponse(
+        app_error_body(exc, request.url.path),
+        status_code=exc.status_code,
         headers=exc.headers,
-        **exc.extra,
+        media_type=PROBLEM_JSON,
     )
 
 
@@ -110,10 +118,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("http.unhandled_error", path=request.url.path, error_type=type(exc).__name__)
-    return problem(
-        500, "internal_error", "Internal error", "Unexpected error", instance=request.url.path
-    )
+    body = unexpected_error_body(exc, request.url.path)
+    return JSONResponse(body, status_code=500, media_type=PROBLEM_JSON)
 
 
 def add_exception_handlers(app: FastAPI) -> None:

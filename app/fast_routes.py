@@ -17,7 +17,7 @@ documents them and another method gets the router's 405.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -25,11 +25,9 @@ import structlog
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from app.exception_handlers import PROBLEM_JSON, problem_body
+from app.exception_handlers import PROBLEM_JSON, app_error_body, unexpected_error_body
 from app.exceptions import AppError
 from app.middleware import REQUEST_ID_HEADER, request_id_from
-
-log = structlog.get_logger(__name__)
 
 _JSON = b"application/json"
 
@@ -43,18 +41,19 @@ class RawRequest:
     app: OrderSyncApp
     scope: Scope
     receive: Receive
-    headers: dict[bytes, bytes] = field(default_factory=dict)
-
-    @property
-    def path(self) -> str:
-        return str(self.scope["path"])
+    headers: dict[bytes, bytes]
 
     def header(self, name: bytes) -> bytes | None:
         """A request header by its lower-case name (the last one when repeated)."""
         return self.headers.get(name)
 
     async def body(self, limit: int, too_large: Callable[[], Exception]) -> bytes:
-        """The whole body, refusing with ``too_large()`` as soon as it passes ``limit`` bytes."""
+        """The whole body, refusing with ``too_large()`` as soon as it passes ``limit`` bytes
+        (before reading any when ``Content-Length`` says it will)."""
+        declared = self.headers.get(b"content-length")
+        # bytes.isdigit() is ASCII-only; the length cap keeps int() away from huge numbers.
+        if declared and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
+            raise too_large()
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -128,9 +127,6 @@ class OrderSyncApp(FastAPI):
 def _error_answer(exc: Exception, path: str) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
     """What the app's exception handlers would answer: the error's problem+json, or a 500."""
     if isinstance(exc, AppError):
-        body = problem_body(exc.status_code, exc.code, exc.title, exc.detail, path) | exc.extra
         headers = [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]
-        return exc.status_code, orjson.dumps(body), headers
-    log.exception("http.unhandled_error", path=path, error_type=type(exc).__name__)
-    body = problem_body(500, "internal_error", "Internal error", "Unexpected error", path)
-    return 500, orjson.dumps(body), []
+        return exc.status_code, orjson.dumps(app_error_body(exc, path)), headers
+    return 500, orjson.dumps(unexpected_error_body(exc, path)), []
