@@ -89,7 +89,7 @@ def serve(
     if migrate_first:
         _migrate(database_url)
     if not api:
-        loop.run(_run_worker(settings, database_url))
+        loop.run(_run_worker(settings, database_url, health_port=None))
         return
     import uvicorn
 
@@ -103,11 +103,15 @@ def serve(
     uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
 
 
-async def _run_worker(settings: Settings, database_url: str) -> None:
+async def _run_worker(
+    settings: Settings, database_url: str, *, host: str = "127.0.0.1", health_port: int | None
+) -> None:
     from app.db import create_engine, create_sessionmaker
+    from app.health import Health, create_health_app
     from app.integrations.http import new_http_client
+    from app.kit.server import BackgroundServer
     from app.worker.context import WorkerContext
-    from app.worker.runner import run_worker
+    from app.worker.runner import add_worker_loops, new_supervisor
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -115,21 +119,41 @@ async def _run_worker(settings: Settings, database_url: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     engine = create_engine(database_url, process_name="ordersync-worker", pool_size=10)
     http = new_http_client(timeout=settings.http_timeout)
+    sessionmaker = create_sessionmaker(engine)
+    supervisor = new_supervisor(settings)
+    add_worker_loops(supervisor, WorkerContext(settings, sessionmaker, http), database_url)
+    server: BackgroundServer | None = None
     try:
-        ctx = WorkerContext(settings, create_sessionmaker(engine), http)
-        await run_worker(ctx, database_url, stop)
+        supervisor.start()
+        if health_port is not None:
+            health = Health(supervisor, engine, None, settings.loop_down_grace)
+            server = BackgroundServer(
+                create_health_app(health, sessionmaker), host=host, port=health_port
+            )
+            await server.start()
+            typer.echo(f"worker health on {server.url}/healthz, /readyz, /metrics")
+        await stop.wait()
     finally:
+        if server is not None:
+            await server.stop()
+        await supervisor.stop()
         await http.aclose()
         await engine.dispose()
 
 
 @cli.command()
-def worker() -> None:
+def worker(
+    health_port: Annotated[
+        int | None,
+        typer.Option(help="Serve /healthz, /readyz and /metrics for this worker on this port."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface for --health-port.")] = "127.0.0.1",
+) -> None:
     """Run only the background worker (as many as you like, against one database)."""
     settings = _settings()
     applied = lower_priority(settings.worker_priority)
     structlog.get_logger(__name__).info("worker.priority", priority=applied)
-    loop.run(_run_worker(settings, _database_url(settings)))
+    loop.run(_run_worker(settings, _database_url(settings), host=host, health_port=health_port))
 
 
 @cli.command()

@@ -208,6 +208,21 @@ class Settings(EncryptionSettings):
         validation_alias=AliasChoices("ORDERSYNC_WEBHOOK_DB_TIMEOUT"),
         description="How long a push may wait for the database before it is spooled.",
     )
+    loop_down_grace: float = Field(
+        default=300.0,
+        gt=0,
+        validation_alias=AliasChoices("ORDERSYNC_LOOP_DOWN_GRACE"),
+        description="/healthz fails once a background loop has been down this long, so that "
+        "an orchestrator restarts the process as a last resort.",
+    )
+    loop_restart_max_delay: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        validation_alias=AliasChoices("ORDERSYNC_LOOP_RESTART_MAX_DELAY"),
+        description="Longest pause before a failed background loop is started again "
+        "(exponential backoff with jitter up to this).",
+    )
     webhook_max_body: int = Field(
         default=64 * 1024, ge=1024, validation_alias=AliasChoices("ORDERSYNC_WEBHOOK_MAX_BODY")
     )

@@ -6,6 +6,7 @@ worker's job wrapper does the same per job, and services only ``flush``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import warnings
 from collections.abc import AsyncIterator
@@ -16,8 +17,9 @@ import asyncpg
 import orjson
 import structlog
 from fastapi import Depends, Request
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -26,10 +28,89 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.config import DatabaseSettings
+from app.kit.backoff import backoff_delay
 
 log = structlog.get_logger(__name__)
 
 EMBEDDED_DB_NAME = "ordersync"
+
+# How long to wait for a new connection, and for any one statement, before the database counts
+# as unavailable. Without them a Postgres that accepts TCP but never answers (a hung server, a
+# half-dead network path) would hold every caller forever: asyncpg's own defaults are 60 s to
+# connect and no limit on statements.
+CONNECT_TIMEOUT = 5.0
+COMMAND_TIMEOUT = 30.0
+
+# What "the database is not there" looks like from here: refused or reset connections, a server
+# shutting down or starting up, and deadlines. The asyncpg classes are for statements sent
+# straight to asyncpg (``driver_connection``, PgQueuer), which SQLAlchemy does not wrap.
+_UNAVAILABLE = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Is ``exc`` the database being away (down, restarting, unreachable, hanging), rather than
+    a statement it refused? The one rule the intake, the worker and the supervisor share: the
+    first kind is waited out, the second is a bug or a bad value."""
+    if isinstance(exc, _UNAVAILABLE):
+        return True
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig
+        return (
+            exc.connection_invalidated
+            or isinstance(orig, _UNAVAILABLE)
+            or "connect" in type(orig).__name__.lower()
+            or ("shutting down" in str(orig) or "starting up" in str(orig))
+        )
+    return False
+
+
+async def database_answers(
+    pool: AsyncEngine | async_sessionmaker[AsyncSession], *, within: float = 2.0
+) -> bool:
+    """One ``SELECT 1`` on a connection from ``pool`` within ``within`` seconds."""
+    try:
+        async with asyncio.timeout(within):
+            if isinstance(pool, AsyncEngine):
+                async with pool.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+            else:
+                async with pool() as session:
+                    await session.execute(text("SELECT 1"))
+    except Exception:
+        return False
+    return True
+
+
+async def wait_for_database(
+    pool: AsyncEngine | async_sessionmaker[AsyncSession],
+    *,
+    stopping: asyncio.Event,
+    base: float = 0.25,
+    cap: float = 5.0,
+) -> bool:
+    """Wait until the database answers (True) or ``stopping`` is set (False), probing with a
+    jittered backoff so that many waiters do not hammer a server that is starting up."""
+    attempt = 0
+    while not stopping.is_set():
+        if await database_answers(pool):
+            return True
+        attempt += 1
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                stopping.wait(), timeout=backoff_delay(attempt, base=base, cap=cap)
+            )
+    return False
 
 
 def to_sqlalchemy_url(url: str) -> str:
@@ -84,20 +165,43 @@ def resolve_database_url(settings: DatabaseSettings) -> str:
     return to_sqlalchemy_url(start_embedded_postgres(settings.data_dir))
 
 
+def asyncpg_connect_args(process_name: str) -> dict[str, Any]:
+    """What every connection of ours is opened with, by SQLAlchemy or by asyncpg directly."""
+    return {
+        "server_settings": {"application_name": process_name},
+        "timeout": CONNECT_TIMEOUT,
+        "command_timeout": COMMAND_TIMEOUT,
+    }
+
+
 def create_engine(url: str, *, process_name: str, pool_size: int = 20) -> AsyncEngine:
-    connect_args: dict[str, Any] = {"server_settings": {"application_name": process_name}}
-    # No pool_pre_ping: it costs a round trip on every checkout of the webhook's hot path. A
-    # connection broken by a database restart fails its first statement instead; the webhook
-    # then spools the push and the worker retries the job, and the pool discards it.
-    return create_async_engine(
+    engine = create_async_engine(
         to_sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
+        pool_timeout=COMMAND_TIMEOUT,
         json_serializer=lambda value: orjson.dumps(value).decode(),
         json_deserializer=orjson.loads,
-        connect_args=connect_args,
+        connect_args=asyncpg_connect_args(process_name),
     )
+    event.listen(engine.sync_engine, "checkout", _discard_closed)
+    return engine
+
+
+def _discard_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Never hand out a pooled connection whose server has gone.
+
+    After a Postgres restart every idle pooled connection is dead, and the first statement on
+    each would fail (an API request answering 503, a sync retried). asyncpg already knows: the
+    server closed the socket, so ``is_closed()`` is true, at no cost. Raising
+    ``DisconnectionError`` here makes the pool drop it and open a fresh one instead.
+    ``pool_pre_ping`` would find the same, for a round trip on every checkout of the webhook's
+    hot path.
+    """
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("pooled connection closed by the server")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

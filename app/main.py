@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
 
 from app import crypto, metrics
 from app.api import router as api_router
@@ -17,6 +15,7 @@ from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.exception_handlers import add_exception_handlers
 from app.fast_routes import OrderSyncApp
+from app.health import Health, install_health_routes
 from app.integrations.http import new_http_client
 from app.integrations.lazada.endpoints import lazada_webhook_fast
 from app.integrations.lazada.endpoints import router as lazada_webhook_router
@@ -25,7 +24,7 @@ from app.kit.spool import Spool
 from app.middleware import RequestIdMiddleware
 from app.openapi import install_problem_openapi
 from app.worker.context import WorkerContext
-from app.worker.runner import run_worker
+from app.worker.runner import add_worker_loops, new_supervisor
 
 DESCRIPTION = """
 ordersync keeps sellers' marketplace orders in Postgres and lets internal services read them.
@@ -64,7 +63,6 @@ def create_app(settings: Settings, database_url: str, *, with_worker: bool = Fal
         http = new_http_client(timeout=settings.http_timeout)
         ctx = WorkerContext(settings, app.state.sessionmaker, http)
         app.state.ctx = ctx
-        stop = asyncio.Event()
         intake = Intake(
             engine,
             Spool(settings.spool_dir or settings.data_dir / "spool"),
@@ -72,19 +70,19 @@ def create_app(settings: Settings, database_url: str, *, with_worker: bool = Fal
             sync_delay=settings.sync_delay,
         )
         app.state.intake = intake
-        drainer = asyncio.create_task(intake.run_drainer(stop))
-        worker: asyncio.Task[None] | None = None
+        supervisor = new_supervisor(settings)
+        supervisor.add("spool-drainer", intake.run_drainer)
         if with_worker:
-            worker = asyncio.create_task(run_worker(ctx, database_url, stop))
+            add_worker_loops(supervisor, ctx, database_url)
+        app.state.supervisor = supervisor
+        app.state.health = Health(supervisor, engine, intake.spool, settings.loop_down_grace)
+        supervisor.start()
         freeze_startup_objects()
         try:
             yield
         finally:
             gc.unfreeze()
-            stop.set()
-            await asyncio.gather(drainer, return_exceptions=True)
-            if worker is not None:
-                await asyncio.gather(worker, return_exceptions=True)
+            await supervisor.stop()
             await http.aclose()
             await engine.dispose()
 
@@ -100,6 +98,7 @@ def create_app(settings: Settings, database_url: str, *, with_worker: bool = Fal
     app.fast_routes[("POST", "/webhooks/lazada")] = lazada_webhook_fast
     app.include_router(lazada_webhook_router)
     app.include_router(api_router)
+    install_health_routes(app)
 
     @app.get(
         "/metrics",
@@ -109,33 +108,9 @@ def create_app(settings: Settings, database_url: str, *, with_worker: bool = Fal
         responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
     )
     async def metrics_endpoint() -> Response:
-        body = await metrics.render(app.state.sessionmaker, app.state.intake.spool.depth)
+        body = await metrics.render(
+            app.state.sessionmaker, spool=app.state.intake.spool, supervisor=app.state.supervisor
+        )
         return Response(body, media_type=CONTENT_TYPE_LATEST)
-
-    @app.get("/healthz", tags=["health"], summary="The process is up")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get(
-        "/readyz",
-        tags=["health"],
-        summary="Ready to take pushes; says when degraded",
-        description="`ready`, or `degraded` while the database is unavailable or spooled "
-        "pushes wait to be moved into it. Pushes are still taken (200) while degraded.",
-    )
-    async def readyz() -> dict[str, object]:
-        database = "up"
-        try:
-            async with asyncio.timeout(1.0), app.state.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception:
-            database = "down"
-        intake: Intake = app.state.intake
-        degraded = database == "down" or intake.degraded
-        return {
-            "status": "degraded" if degraded else "ready",
-            "database": database,
-            "spool_depth": intake.spool.depth(),
-        }
 
     return app

@@ -4,11 +4,14 @@ reports the same truth for them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.kit.spool import Spool
+from app.kit.supervisor import Supervisor
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -61,6 +64,36 @@ SPOOL_DEPTH = Gauge(
     "Pushes kept on local disk while the database was unavailable.",
     registry=REGISTRY,
 )
+SPOOL_OLDEST = Gauge(
+    "ordersync_spool_oldest_seconds",
+    "Age of the oldest push waiting in the local spool (0 when it is empty).",
+    registry=REGISTRY,
+)
+SPOOL_WRITE_FAILURES = Counter(
+    "ordersync_spool_write_failures_total",
+    "Pushes refused (503) because the database was away and the spool could not be written, "
+    "by errno (ENOSPC: disk full; EACCES, EROFS, ENOTDIR: unwritable).",
+    ["reason"],
+    registry=REGISTRY,
+)
+LOOP_RESTARTS = Counter(
+    "ordersync_loop_restarts_total",
+    "Restarts of a supervised background loop (it raised, or ended by itself).",
+    ["loop"],
+    registry=REGISTRY,
+)
+LOOP_UP = Gauge(
+    "ordersync_loop_up",
+    "1 while a supervised loop runs and has done its work since it last (re)started.",
+    ["loop"],
+    registry=REGISTRY,
+)
+LOOP_SINCE_SUCCESS = Gauge(
+    "ordersync_loop_seconds_since_success",
+    "Seconds since a supervised loop last finished an iteration that did its work.",
+    ["loop"],
+    registry=REGISTRY,
+)
 
 _INBOX_SQL = text("SELECT state, count(*) FROM external_events GROUP BY state")
 _QUEUE_SQL = text(
@@ -72,12 +105,33 @@ _LAG_SQL = text(
 )
 
 
+def count_restart(loop: str) -> None:
+    LOOP_RESTARTS.labels(loop).inc()
+
+
+def _describe_process(supervisor: Supervisor | None, spool: Spool | None) -> None:
+    if spool is not None:
+        SPOOL_DEPTH.set(spool.depth())
+        SPOOL_OLDEST.set(spool.oldest_age())
+    if supervisor is not None:
+        for status in supervisor.statuses():
+            LOOP_UP.labels(status.name).set(
+                1 if status.state == "running" and status.down_since is None else 0
+            )
+            if status.seconds_since_success is not None:
+                LOOP_SINCE_SUCCESS.labels(status.name).set(status.seconds_since_success)
+
+
 async def render(
-    sessionmaker: async_sessionmaker[AsyncSession], spool_depth: Callable[[], int]
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    spool: Spool | None = None,
+    supervisor: Supervisor | None = None,
 ) -> bytes:
-    SPOOL_DEPTH.set(spool_depth())
+    _describe_process(supervisor, spool)
     try:
-        async with sessionmaker() as session:
+        # A hanging database must not hang the scrape: the process's own figures still count.
+        async with asyncio.timeout(2.0), sessionmaker() as session:
             inbox = (await session.execute(_INBOX_SQL)).all()
             queue = (await session.execute(_QUEUE_SQL)).all()
             lag = (await session.execute(_LAG_SQL)).scalar_one()

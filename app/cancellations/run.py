@@ -18,7 +18,7 @@ import structlog
 from app.cancellations.repository import CancellationRepository
 from app.db import transaction
 from app.integrations.errors import TransientError
-from app.integrations.http import backoff_delay
+from app.kit.backoff import backoff_delay
 from app.kit.time import utc_now
 from app.models import Cancellation, MarketplaceAccount
 from app.worker.context import WorkerContext

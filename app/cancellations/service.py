@@ -29,10 +29,10 @@ from app.cancellations.schemas import CancellationCreate, CancelOptions
 from app.db import transaction
 from app.exceptions import AppError
 from app.integrations.errors import MarketplaceError
-from app.integrations.http import backoff_delay
 from app.integrations.lazada.cancel import LazadaCancelFlow
 from app.integrations.newegg.cancel import NeweggCancelFlow
 from app.integrations.shoplazza.cancel import ShoplazzaCancelFlow
+from app.kit.backoff import backoff_delay
 from app.kit.locking import advisory_xact_lock
 from app.kit.time import utc_now
 from app.metrics import CANCELLATIONS

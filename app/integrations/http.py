@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -36,27 +35,6 @@ def new_http_client(*, timeout: float = 10.0, max_connections: int = 50) -> http
         headers={"User-Agent": USER_AGENT},
         event_hooks={"response": [_count_call]},
     )
-
-
-def backoff_delay(
-    attempt: int,
-    *,
-    base: float,
-    cap: float,
-    retry_after: float | None = None,
-    rng: random.Random | None = None,
-) -> float:
-    """Seconds to wait before retry number ``attempt`` (1-based): full-jitter exponential.
-
-    Full jitter (a uniform draw up to the exponential ceiling) spreads a burst of failing jobs
-    over the whole window, so that a mega-sale retry storm does not hit the marketplace in
-    lockstep. A marketplace's ``Retry-After`` is a floor, capped like the rest.
-    """
-    ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
-    delay = (rng or random).uniform(base / 2, ceiling) if ceiling > base / 2 else ceiling
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return min(delay, cap)
 
 
 async def call_marketplace(

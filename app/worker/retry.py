@@ -9,8 +9,9 @@ import structlog
 from pgqueuer.errors import RetryRequested
 from pgqueuer.models import Job
 
+from app.db import database_unavailable
 from app.integrations.errors import MarketplaceError, PermanentError
-from app.integrations.http import backoff_delay
+from app.kit.backoff import backoff_delay
 
 log = structlog.get_logger(__name__)
 
@@ -37,12 +38,17 @@ async def run_with_retries(
 ) -> None:
     """Run ``work``; on a transient failure ask PgQueuer to run the job again after a jittered
     backoff, and after ``max_attempts`` (or on a permanent failure) give up: ``on_give_up``
-    records why, and the job is parked as failed."""
+    records why, and the job is parked as failed. The database being away is not the job's
+    failure: it goes up to the executor, which waits it out."""
     try:
         await work()
     except RetryRequested:
         raise
     except Exception as exc:
+        if database_unavailable(exc):
+            # Not the job's failure: the executor waits for the database and runs it again,
+            # without spending an attempt (app.worker.executor).
+            raise
         attempt = job.attempts + 1
         reason = describe(exc)
         permanent = isinstance(exc, PermanentError | PermanentJobError)

@@ -1,24 +1,41 @@
-"""The worker process: PgQueuer's QueueManager running our jobs, plus the inbox sweeper (which
-also queues the periodic reconciles and token refreshes)."""
+"""The worker: PgQueuer's QueueManager running our jobs, the inbox sweeper, and the schedulers
+of periodic work, each a supervised loop (``app.kit.supervisor``).
+
+The same loops run inside ``ordersync serve`` (beside the API's spool drainer) and in
+``ordersync worker``. None of them stops another: when Postgres restarts, the queue loop's
+connections die with it and PgQueuer raises; the supervisor starts it again, with a new pool and
+a new LISTEN connection, as soon as Postgres answers, while the other loops wait it out on their
+own. Jobs caught by the outage wait for the database and run again (``app.worker.executor``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import structlog
 from pgqueuer.db import AsyncpgPoolDriver
 from pgqueuer.queries import Queries
 
-from app import crypto
+from app import crypto, metrics
 from app.cancellations import tasks as cancellation_tasks
-from app.db import to_libpq_url, transaction
+from app.config import Settings
+from app.db import (
+    asyncpg_connect_args,
+    database_unavailable,
+    to_libpq_url,
+    transaction,
+    wait_for_database,
+)
 from app.external_events.repository import ExternalEventRepository
 from app.integrations.lazada import schedule as lazada_schedule
 from app.integrations.lazada import tasks as lazada_tasks
 from app.integrations.lazada.jobs import SYNC_ORDER, enqueue_order_sync
+from app.kit.supervisor import Loop, Supervisor
 from app.kit.time import utc_now
 from app.worker.context import WorkerContext
 from app.worker.executor import ContextQueueManager
@@ -26,6 +43,18 @@ from app.worker.executor import ContextQueueManager
 log = structlog.get_logger(__name__)
 
 MIN_POLL_INTERVAL = timedelta(seconds=0.02)
+# How often PgQueuer checks that a NOTIFY reaches its LISTEN connection; when one does not, the
+# queue loop ends and the supervisor starts it with a fresh connection.
+LISTENER_CHECK = timedelta(seconds=10)
+
+
+def new_supervisor(settings: Settings) -> Supervisor:
+    """The supervisor every process runs its loops under."""
+    return Supervisor(
+        max_delay=settings.loop_restart_max_delay,
+        expected=database_unavailable,
+        on_restart=metrics.count_restart,
+    )
 
 
 async def sweep_once(ctx: WorkerContext) -> int:
@@ -47,49 +76,61 @@ async def sweep_once(ctx: WorkerContext) -> int:
     return len(stale)
 
 
-async def _sweep_forever(ctx: WorkerContext, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        try:
-            await sweep_once(ctx)
-        except Exception:
-            log.exception("worker.sweep.error")
-        try:
-            await lazada_schedule.schedule_once(ctx)  # reconciles and token refreshes due
-        except Exception:
-            log.exception("worker.schedule.error")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=ctx.settings.sweep_interval)
+def every(interval: float, step: Callable[[], Awaitable[Any]]) -> Callable[[Loop], Awaitable[None]]:
+    """A loop that runs ``step`` every ``interval`` seconds; a failing step fails the loop, so
+    the supervisor logs it, backs off and tells health checks."""
+
+    async def run(loop: Loop) -> None:
+        while not loop.stopping.is_set():
+            await step()
+            loop.beat()
+            await loop.sleep(interval)
+
+    return run
 
 
-async def run_worker(ctx: WorkerContext, database_url: str, stop: asyncio.Event) -> None:
-    """Process jobs until ``stop`` is set."""
-    crypto.configure(ctx.settings.encryption_key_values)
-    concurrency = ctx.settings.worker_concurrency
+class _BeatingQueries(Queries):
+    """PgQueuer's queries, saying "the queue works" after every dequeue that got an answer
+    (at least every ``dequeue_timeout``, busy or idle)."""
+
+    beat: Callable[[], None] = staticmethod(lambda: None)
+
+    async def dequeue(self, *args: Any, **kwargs: Any) -> Any:
+        jobs = await super().dequeue(*args, **kwargs)
+        self.beat()
+        return jobs
+
+
+async def run_queue(ctx: WorkerContext, database_url: str, loop: Loop) -> None:
+    """One life of the queue worker: a pool, a LISTEN connection, and PgQueuer until stopped
+    (or until its connections fail, which ends this life and the supervisor starts the next)."""
+    settings = ctx.settings
+    concurrency = settings.worker_concurrency
+    connect_args = asyncpg_connect_args("ordersync-worker-queue")
+    # PgQueuer's bookkeeping (dequeue, heartbeat, completion) need not wait for the disk: a
+    # crash of Postgres can at worst make a job run again, which every job already allows for
+    # (a worker can die mid-job), and the webhook's commits stop queueing behind them.
+    connect_args["server_settings"]["synchronous_commit"] = "off"
     pool = await asyncpg.create_pool(
-        to_libpq_url(database_url),
-        min_size=2,
-        max_size=4,
-        # PgQueuer's bookkeeping (dequeue, heartbeat, completion) need not wait for the disk: a
-        # crash of Postgres can at worst make a job run again, which every job already allows
-        # for (a worker can die mid-job), and the webhook's commits stop queueing behind them.
-        server_settings={
-            "application_name": "ordersync-worker-queue",
-            "synchronous_commit": "off",
-        },
+        to_libpq_url(database_url), min_size=2, max_size=4, **connect_args
     )
     assert pool is not None
     try:
-        qm = ContextQueueManager(Queries(AsyncpgPoolDriver(pool)))
+        queries = _BeatingQueries(AsyncpgPoolDriver(pool))
+        queries.beat = loop.beat
+        qm = ContextQueueManager(
+            queries,
+            wait_for_database=lambda: wait_for_database(ctx.sessionmaker, stopping=loop.stopping),
+        )
         # While every slot is busy and jobs are due, PgQueuer looks again after this pause (a
         # finished job does not wake it; only inserts of due jobs notify, migration 0004). At
         # its default of 0.1 s, eight slots could start at most 80 syncs a second.
         qm.min_dequeue_poll_interval = MIN_POLL_INTERVAL
         lazada_tasks.register(qm, ctx)
         cancellation_tasks.register(qm, ctx)
-        sweeper = asyncio.create_task(_sweep_forever(ctx, stop))
 
         async def stop_when_asked() -> None:
-            await stop.wait()
+            await loop.stopping.wait()
             qm.shutdown.set()
 
         stopper = asyncio.create_task(stop_when_asked())
@@ -98,14 +139,51 @@ async def run_worker(ctx: WorkerContext, database_url: str, stop: asyncio.Event)
             await qm.run(
                 batch_size=max(1, concurrency // 2),
                 max_concurrent_tasks=max(concurrency, 2),
-                # Short: a retried job whose delay ends must not wait for the next notification.
+                # Short: a retried job whose delay ends must not wait for the next
+                # notification, and notifications missed while LISTEN was down are covered.
                 dequeue_timeout=timedelta(seconds=1),
-                heartbeat_timeout=timedelta(seconds=ctx.settings.job_heartbeat_timeout),
+                heartbeat_timeout=timedelta(seconds=settings.job_heartbeat_timeout),
+                shutdown_on_listener_failure=True,
             )
         finally:
-            stop.set()
             stopper.cancel()
-            await asyncio.gather(sweeper, return_exceptions=True)
-            log.info("worker.stopped")
+        log.info("worker.stopped")
     finally:
-        await pool.close()
+        await _close(pool)
+
+
+async def _close(pool: asyncpg.Pool) -> None:
+    """Close gracefully, but never hang on a server that does not answer."""
+    try:
+        await asyncio.wait_for(pool.close(), timeout=5)
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        pool.terminate()
+
+
+def add_worker_loops(supervisor: Supervisor, ctx: WorkerContext, database_url: str) -> None:
+    """The worker's loops: the queue (every job, Newegg cancellation polls included), the
+    sweeper, and the schedulers of reconciles and token refreshes."""
+    crypto.configure(ctx.settings.encryption_key_values)
+    settings = ctx.settings
+    supervisor.add("queue", lambda loop: run_queue(ctx, database_url, loop))
+    interval = settings.sweep_interval
+    supervisor.add("sweeper", every(interval, lambda: sweep_once(ctx)))
+    supervisor.add(
+        "reconcile-scheduler", every(interval, lambda: lazada_schedule.schedule_reconciles(ctx))
+    )
+    supervisor.add(
+        "token-refresh-scheduler",
+        every(interval, lambda: lazada_schedule.schedule_token_refreshes(ctx)),
+    )
+
+
+async def run_worker(ctx: WorkerContext, database_url: str, stop: asyncio.Event) -> None:
+    """Run the worker's loops until ``stop`` is set."""
+    supervisor = new_supervisor(ctx.settings)
+    add_worker_loops(supervisor, ctx, database_url)
+    supervisor.start()
+    try:
+        await stop.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await supervisor.stop()

@@ -9,67 +9,56 @@ is in Postgres. Under a burst a transaction carries dozens of pushes, so the dat
 push shrinks as the load grows; at rest a push waits for its own transaction only. Each request
 still gets its 200 only once its push is committed.
 
-When that cannot happen in time (the database is down, restarting or slow), the request puts
-its push in the local spool and Lazada still gets its 200. While the database is known to be
-down, every new push queues behind the spooled ones, so the inbox receives them in arrival
-order; a push spilled only because the database was slow does not divert the ones after it. A
-drainer moves spooled pushes into the inbox, oldest first, as soon as the database answers:
-commit first, then delete the files, so a crash in between re-delivers pushes that the inbox's
-dedupe key then recognises. A push that was spooled while its transaction went on to commit is
-recognised the same way. Nothing acknowledged is lost, nothing is processed twice.
+When that cannot happen in time (the database is down, restarting, hanging or slow), the
+request puts its push in the local spool (fsync'd) and Lazada still gets its 200. While anything
+is spooled, every new push queues behind it, so the inbox receives pushes batch by batch in the
+order they arrived. A supervised drainer moves spooled pushes into the inbox, oldest first, as
+soon as the database answers: commit first, then delete the files, so a crash in between
+re-delivers pushes that the inbox's dedupe key then recognises; a process that starts over a
+spool left by a crash drains it the same way. A push that was spooled while its transaction went
+on to commit is recognised the same way. When the spool cannot be written either (disk full,
+directory unwritable), the push is refused with a 503, which Lazada delivers again: never a 200
+for a push that is neither committed nor fsync'd. Nothing acknowledged is lost, nothing is
+processed twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import errno
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-import asyncpg
 import orjson
 import structlog
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.db import database_answers, database_unavailable
+from app.exceptions import ServiceUnavailable
 from app.integrations.lazada import service
-from app.integrations.lazada.push import LazadaPush, parse_push
+from app.integrations.lazada.push import InvalidPush, LazadaPush, parse_push
+from app.kit.backoff import backoff_delay
 from app.kit.spool import Spool
-from app.metrics import INTAKE_BATCH
+from app.kit.supervisor import Loop
+from app.metrics import INTAKE_BATCH, SPOOL_WRITE_FAILURES
 from app.worker.queue import current_request_id
 
 log = structlog.get_logger(__name__)
 
-# What "the database is not there" looks like from here: refused or reset connections, a server
-# shutting down or starting up, and our own deadline. The asyncpg classes are for the statements
-# that go straight to asyncpg (``app.db.driver_connection``), which SQLAlchemy does not wrap.
-DATABASE_DOWN = (
-    OperationalError,
-    InterfaceError,
-    OSError,
-    TimeoutError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.CannotConnectNowError,
-)
 # How long one intake transaction may take before the database counts as down. The requests
 # waiting on it give up much sooner (``db_timeout``) and spool their pushes.
 BATCH_DEADLINE = 5.0
 MAX_BATCH = 256
+DRAIN_BATCH = 200
 
 
-def database_down(exc: BaseException) -> bool:
-    if isinstance(exc, DATABASE_DOWN):
-        return True
-    if isinstance(exc, DBAPIError):
-        return (
-            exc.connection_invalidated
-            or "connect" in type(exc.orig).__name__.lower()
-            or ("shutting down" in str(exc.orig) or "starting up" in str(exc.orig))
-        )
-    return False
+class SpoolUnavailable(ServiceUnavailable):
+    """Neither the database nor the local disk can keep the push: refuse it, so that Lazada
+    delivers it again, rather than acknowledge what nobody keeps."""
+
+    code = "spool_unavailable"
+    title = "The push cannot be stored right now"
 
 
 class DatabaseUnavailable(Exception):
@@ -115,15 +104,27 @@ class Intake:
         return not self.database_up or self.spool.depth() > 0
 
     async def take(self, push: LazadaPush, body: bytes) -> service.IngestResult | None:
-        """Store a verified, parsed push. None: it was spooled."""
-        if self.database_up:
+        """Store a verified, parsed push. None: it was spooled. ``SpoolUnavailable``: neither
+        could keep it."""
+        # Behind anything already spooled, so that the inbox receives pushes in arrival order.
+        if self.database_up and not self.spool.depth():
             try:
                 return await self._submit(service.Received(push, body, current_request_id()))
             except SlowDatabase:
                 log.warning("lazada.webhook.slow_database")
             except DatabaseUnavailable:
                 pass
-        await self.spool.append(orjson.dumps({"source": "lazada", "body": body.decode()}))
+        try:
+            await self.spool.append(orjson.dumps({"source": "lazada", "body": body.decode()}))
+        except OSError as exc:
+            reason = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+            SPOOL_WRITE_FAILURES.labels(reason).inc()
+            log.error("intake.spool.write_failed", reason=reason, spool=str(self.spool.directory))
+            raise SpoolUnavailable(
+                "The database is unavailable and the local spool cannot be written "
+                f"({reason}); deliver the push again later.",
+                headers={"Retry-After": "5"},
+            ) from None
         log.warning("lazada.webhook.spooled", spool_depth=self.spool.depth())
         return None
 
@@ -160,7 +161,7 @@ class Intake:
         try:
             results = await self._store([waiting.item for waiting in batch])
         except Exception as exc:
-            if database_down(exc):
+            if database_unavailable(exc):
                 self._down(exc)
                 _answer(batch, error=DatabaseUnavailable)
                 return
@@ -177,7 +178,7 @@ class Intake:
             try:
                 (result,) = await self._store([waiting.item])
             except Exception as exc:
-                if database_down(exc):
+                if database_unavailable(exc):
                     self._down(exc)
                     _answer([waiting], error=DatabaseUnavailable)
                 else:
@@ -196,7 +197,7 @@ class Intake:
                         raw.driver_connection, items, sync_delay=self.sync_delay
                     )
             except Exception as exc:
-                if database_down(exc):
+                if database_unavailable(exc):
                     # Whatever state it is in, the pool must not hand this connection out again.
                     await connection.invalidate()
                 raise
@@ -206,39 +207,82 @@ class Intake:
             log.error("intake.database_down", error=type(exc).__name__)
         self.database_up = False
 
-    async def drain_once(self, batch: int = 100) -> int:
-        """Move the oldest spooled pushes into the inbox in one transaction. Returns how many."""
+    async def drain_once(self, batch: int = DRAIN_BATCH) -> int:
+        """Move the oldest spooled pushes into the inbox in one statement. Returns how many
+        left the spool; 0 with pushes left means the database is still away."""
         paths = self.spool.oldest(batch)
         if not paths:
             return 0
-        bodies = [orjson.loads(path.read_bytes())["body"].encode() for path in paths]
-        try:
-            await self._store([service.Received(parse_push(body), body) for body in bodies])
-        except Exception as exc:
-            if not database_down(exc):
-                raise
-            self._down(exc)
-            return 0
+        readable: list[Path] = []
+        received: list[service.Received] = []
         for path in paths:
-            self.spool.remove(path)
-        if not self.database_up:
-            log.info("intake.database_back", drained=len(paths))
-        self.database_up = True
+            try:
+                body = orjson.loads(path.read_bytes())["body"].encode()
+                received.append(service.Received(parse_push(body), body))
+            except (OSError, ValueError, KeyError, TypeError, InvalidPush):
+                # Verified before it was spooled, so only damage gets here (a disk error, a
+                # hand edit): set it aside for a human instead of blocking every push after it.
+                self.spool.quarantine(path)
+                log.error("intake.spool.unreadable", record=path.name)
+            else:
+                readable.append(path)
+        try:
+            await self._store(received)
+        except Exception as exc:
+            if database_unavailable(exc):
+                self._down(exc)
+                return len(paths) - len(readable)
+            log.warning("intake.drain.batch_failed", error=type(exc).__name__, pushes=len(received))
+            await self._drain_singly(readable, received)
+            return len(paths)
+        # Committed: only now may the files go (a crash in between re-delivers them, and their
+        # dedupe keys recognise them).
+        self.spool.remove(readable)
+        self._up(drained=len(readable))
         return len(paths)
 
-    async def run_drainer(self, stop: asyncio.Event) -> None:
-        pause = 0.2
-        while not stop.is_set():
-            if self.spool.depth() > 0:
-                try:
-                    await self.drain_once()
-                except Exception:
-                    log.exception("intake.drain.error")
-                pause = 0.2 if self.database_up else min(pause * 2, 2.0)
+    async def _drain_singly(self, paths: list[Path], received: list[service.Received]) -> None:
+        """A batch Postgres refused as a whole: store its pushes one by one, so that only a
+        culprit is set aside."""
+        for path, item in zip(paths, received, strict=True):
+            try:
+                await self._store([item])
+            except Exception as exc:
+                if database_unavailable(exc):
+                    self._down(exc)
+                    return
+                self.spool.quarantine(path)
+                log.error("intake.spool.refused", record=path.name, error=type(exc).__name__)
             else:
-                pause = 0.5
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=pause)
+                self.spool.remove([path])
+
+    def _up(self, *, drained: int = 0) -> None:
+        if not self.database_up:
+            log.info("intake.database_back", drained=drained, left=self.spool.depth())
+        self.database_up = True
+
+    async def run_drainer(self, loop: Loop) -> None:
+        """The spool drainer, a supervised loop: drain while there is anything to drain, and
+        probe the database no faster than a jittered backoff while it is away."""
+        failures = 0
+        while not loop.stopping.is_set():
+            if not self.spool.depth():
+                # Pushes go to the spool while the database is marked away: when nothing was
+                # spooled (its disk refused them too), only a probe can mark it back.
+                if not self.database_up and await database_answers(self.engine):
+                    self._up()
+                loop.beat()
+                await loop.sleep(0.2)
+                continue
+            if await self.drain_once():
+                failures = 0
+                loop.beat()
+                continue  # more may be waiting: no pause while the database takes them
+            if not self.spool.oldest(1):
+                await loop.sleep(0.05)  # only writes under way: they finish in milliseconds
+                continue
+            failures += 1
+            await loop.sleep(backoff_delay(failures, base=0.2, cap=2.0))
 
 
 def _answer(

@@ -26,7 +26,6 @@ import structlog
 from app.accounts.repository import AccountRepository
 from app.db import transaction
 from app.integrations.errors import AccessTokenInvalid, MarketplaceError, TransientError
-from app.integrations.http import backoff_delay
 from app.integrations.lazada.client import (
     MAX_MULTI_ORDER_IDS,
     MAX_ORDERS_OFFSET,
@@ -45,6 +44,7 @@ from app.integrations.lazada.tokens import (
     load_account,
     refresh_access_token,
 )
+from app.kit.backoff import backoff_delay
 from app.kit.time import utc_now
 from app.models import MarketplaceAccount, SyncRun
 from app.orders.repository import OrderRepository

@@ -1,7 +1,7 @@
-"""The periodic part of Lazada upkeep, run by the worker's sweeper loop: queue a reconcile for
-every account due one, and a token refresh for every access token about to expire.
+"""The periodic part of Lazada upkeep, each run by a supervised worker loop: queue a reconcile
+for every account due one, and a token refresh for every access token about to expire.
 
-Every worker runs this loop; the jobs' dedupe keys (one per account, held while a job is queued
+Every worker runs these loops; the jobs' dedupe keys (one per account, held while a job is queued
 or running) keep the work to one job per account however many workers look.
 """
 
@@ -30,24 +30,40 @@ class Scheduled:
     refreshes: int
 
 
-async def schedule_once(ctx: WorkerContext) -> Scheduled:
-    settings = ctx.settings
-    now = utc_now()
-    reconciles = refreshes = 0
+async def schedule_reconciles(ctx: WorkerContext) -> int:
+    """Queue a reconcile for every account whose last one started an interval ago."""
+    last_started_before = utc_now() - timedelta(seconds=ctx.settings.reconcile_interval)
+    queued = 0
     async with transaction(ctx.sessionmaker) as session:
         due = await SyncRunRepository.from_session(session).accounts_due_for_reconcile(
-            marketplace=MARKETPLACE,
-            last_started_before=now - timedelta(seconds=settings.reconcile_interval),
+            marketplace=MARKETPLACE, last_started_before=last_started_before
         )
         for account_id in due:
-            reconciles += (await enqueue_reconcile(session, account_id)).job_id is not None
+            queued += (await enqueue_reconcile(session, account_id)).job_id is not None
+    if queued:
+        log.info("lazada.schedule.reconciles_queued", reconciles=queued)
+    return queued
+
+
+async def schedule_token_refreshes(ctx: WorkerContext) -> int:
+    """Queue a refresh for every access token that expires within the refresh-ahead window."""
+    expiring_before = utc_now() + timedelta(seconds=ctx.settings.token_refresh_ahead)
+    queued = 0
+    async with transaction(ctx.sessionmaker) as session:
         expiring = await AccountRepository.from_session(session).expiring_access_tokens(
-            marketplace=MARKETPLACE,
-            expiring_before=now + timedelta(seconds=settings.token_refresh_ahead),
+            marketplace=MARKETPLACE, expiring_before=expiring_before
         )
         for account_id in expiring:
-            queued = await enqueue_token_refresh(session, account_id, only_if_due=True)
-            refreshes += queued.job_id is not None
-    if reconciles or refreshes:
-        log.info("lazada.schedule.queued", reconciles=reconciles, refreshes=refreshes)
-    return Scheduled(reconciles=reconciles, refreshes=refreshes)
+            queued += (
+                await enqueue_token_refresh(session, account_id, only_if_due=True)
+            ).job_id is not None
+    if queued:
+        log.info("lazada.schedule.refreshes_queued", refreshes=queued)
+    return queued
+
+
+async def schedule_once(ctx: WorkerContext) -> Scheduled:
+    """Both at once (tests and one-off callers)."""
+    return Scheduled(
+        reconciles=await schedule_reconciles(ctx), refreshes=await schedule_token_refreshes(ctx)
+    )

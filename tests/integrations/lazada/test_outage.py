@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db import (
     create_engine,
     create_sessionmaker,
+    database_unavailable,
     start_embedded_postgres,
     stop_embedded_postgres,
 )
-from app.integrations.lazada.intake import database_down
 from app.kit.server import BackgroundServer
 from app.main import create_app
 from app.migrate import upgrade
@@ -203,4 +203,4 @@ async def test_pushes_during_a_database_outage_are_spooled_and_nothing_is_lost(
     ],
 )
 def test_what_counts_as_the_database_being_down(error: Exception, down: bool) -> None:
-    assert database_down(error) is down
+    assert database_unavailable(error) is down

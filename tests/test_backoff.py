@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import random
 
-from app.integrations.http import backoff_delay
+from app.kit.backoff import backoff_delay
 
 
 def test_backoff_grows_is_capped_and_jittered() -> None:
