@@ -78,10 +78,20 @@ class Loop:
             await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
         return self.stopping.is_set()
 
+    def failing(self, error: BaseException) -> None:
+        """Say "I am not working" before the loop gives up by itself: a loop that must wait for
+        work in flight before it can end (PgQueuer finishing its jobs) is down meanwhile."""
+        if self._down_since is None:
+            log.warning("supervisor.loop.failing", loop=self.name, error=type(error).__name__)
+        self._mark_down(type(error).__name__)
+
     def _failed(self, error: BaseException | None) -> None:
-        now = time.time()
         self.restarts += 1
-        self._last_error = "ended" if error is None else type(error).__name__
+        self._mark_down("ended" if error is None else type(error).__name__)
+
+    def _mark_down(self, error: str) -> None:
+        now = time.time()
+        self._last_error = error
         if self._down_since is None:
             self._down_since = now
         if self._state != "restarting":

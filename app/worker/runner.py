@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import structlog
@@ -41,6 +41,8 @@ from app.worker.context import WorkerContext
 from app.worker.executor import ContextQueueManager
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 MIN_POLL_INTERVAL = timedelta(seconds=0.02)
 # How often PgQueuer checks that a NOTIFY reaches its LISTEN connection; when one does not, the
@@ -89,16 +91,34 @@ def every(interval: float, step: Callable[[], Awaitable[Any]]) -> Callable[[Loop
     return run
 
 
-class _BeatingQueries(Queries):
-    """PgQueuer's queries, saying "the queue works" after every dequeue that got an answer
-    (at least every ``dequeue_timeout``, busy or idle)."""
+class _ReportingQueries(Queries):
+    """PgQueuer's queries, telling the queue loop how it goes: "works" after every dequeue that
+    got an answer (at least every ``dequeue_timeout``, busy or idle), "failing" as soon as a
+    query of its main loop fails, although PgQueuer lets the jobs in flight finish (they wait
+    for the database, ``app.worker.executor``) before it gives up."""
 
-    beat: Callable[[], None] = staticmethod(lambda: None)
+    loop: Loop
+
+    async def _reported(self, query: Awaitable[T]) -> T:
+        try:
+            return await query
+        except Exception as exc:
+            self.loop.failing(exc)
+            raise
 
     async def dequeue(self, *args: Any, **kwargs: Any) -> Any:
-        jobs = await super().dequeue(*args, **kwargs)
-        self.beat()
+        jobs = await self._reported(super().dequeue(*args, **kwargs))
+        self.loop.beat()
         return jobs
+
+    async def queued_work(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._reported(super().queued_work(*args, **kwargs))
+
+    async def eligible_queued_work(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._reported(super().eligible_queued_work(*args, **kwargs))
+
+    async def next_deferred_eta(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._reported(super().next_deferred_eta(*args, **kwargs))
 
 
 async def run_queue(ctx: WorkerContext, database_url: str, loop: Loop) -> None:
@@ -116,8 +136,8 @@ async def run_queue(ctx: WorkerContext, database_url: str, loop: Loop) -> None:
     )
     assert pool is not None
     try:
-        queries = _BeatingQueries(AsyncpgPoolDriver(pool))
-        queries.beat = loop.beat
+        queries = _ReportingQueries(AsyncpgPoolDriver(pool))
+        queries.loop = loop
         qm = ContextQueueManager(
             queries,
             wait_for_database=lambda: wait_for_database(ctx.sessionmaker, stopping=loop.stopping),

@@ -92,7 +92,15 @@ def build_admin_router(state: SandboxState, pusher: Pusher) -> APIRouter:
             orders = state.create_orders_bulk(spec)
         except (NotFound, Conflict) as error:
             raise _http_error(error) from None
-        return {"created": len(orders), "order_ids": [order.order_id for order in orders]}
+        answer: dict[str, Any] = {
+            "created": len(orders),
+            "order_ids": [order.order_id for order in orders],
+        }
+        if spec.pushes:
+            answer["pushes"] = [
+                body.decode() for order in orders for body in pushes_for(state, order, order.items)
+            ]
+        return answer
 
     @router.get("/orders/{order_id}")
     async def get_order(order_id: int, seller_id: str | None = None) -> dict[str, Any]:

@@ -98,6 +98,11 @@ class BulkOrdersIn(_In):
     count: int = Field(ge=1, le=100_000)
     items_per_order: int = Field(1, ge=1, le=20)
     status: str = Field("pending", min_length=1)
+    pushes: bool = Field(
+        False,
+        description="Also answer the pushes Lazada would send for them (one body per line, "
+        "unsigned), for a load generator to deliver at its own pace.",
+    )
     created_at_from: datetime | None = None
     created_at_to: datetime | None = None
 
