@@ -128,12 +128,17 @@ def _migrate(database_url: str) -> None:
     typer.echo("Database schema is up to date.")
 
 
-def _exit_cleanly_on_signals() -> None:
+def _exit_cleanly_on_signals(*, stopping_is_success: bool) -> None:
     """SIGTERM's default kills the process before atexit runs, which would leave the embedded
     Postgres behind; uvicorn also raises SIGINT and SIGTERM again once it has shut down, which
-    would end in a traceback. Both exit like a normal return instead."""
+    would end in a traceback. Both exit through ``sys.exit`` instead: with 0 for a server,
+    whose normal end is a signal, with 128 + the signal's number for a command cut short."""
+
+    def leave(signum: int, _: object) -> None:
+        sys.exit(0 if stopping_is_success else 128 + signum)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: sys.exit(0))
+        signal.signal(sig, leave)
 
 
 def _check_spool(settings: Settings) -> None:
@@ -161,7 +166,7 @@ def migrate() -> None:
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     configure_logging(level=settings.log_level, json=settings.log_json)
-    _exit_cleanly_on_signals()
+    _exit_cleanly_on_signals(stopping_is_success=False)
     _migrate(_database_url(settings))
 
 
@@ -179,7 +184,7 @@ def serve(
     if not (api or worker):
         raise _fail("Nothing to run: --no-api and --no-worker together.")
     settings = _settings()
-    _exit_cleanly_on_signals()
+    _exit_cleanly_on_signals(stopping_is_success=True)
     listener: socket.socket | None = None
     if api:
         listener = _listen(host, port)  # a busy port is one line at once, before anything starts
@@ -407,7 +412,7 @@ def demo(
     # The demo talks to a terminal: warnings only, unless ORDERSYNC_LOG_LEVEL says otherwise.
     level = settings.log_level if "ORDERSYNC_LOG_LEVEL" in os.environ else "warning"
     configure_logging(level=level, json=settings.log_json)
-    _exit_cleanly_on_signals()
+    _exit_cleanly_on_signals(stopping_is_success=True)
     try:
         check_ports(host, ports)
     except CannotListen as exc:

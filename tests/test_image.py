@@ -177,13 +177,14 @@ class TestTheApiCommandLine:
         assert "ORDERSYNC_DATA_DIR: cannot write the webhook's spool" in output
         assert "Traceback" not in output
 
-    async def test_a_taken_port_is_one_line_before_anything_starts(self, tmp_path: Path) -> None:
+    async def test_a_taken_port_is_one_line_and_ctrl_c_is_quiet(self, tmp_path: Path) -> None:
         port = free_port()
         with spawn(
             [*ORDERSYNC, *_with_port(_api_command(), port)],
             env=_environment(ORDERSYNC_DATA_DIR=str(tmp_path / "first")),
             cwd=tmp_path,
             log=tmp_path / "first.log",
+            session=True,
         ) as first:
             await wait_until_answering(first, f"http://127.0.0.1:{port}/healthz")
             with spawn(
@@ -193,7 +194,8 @@ class TestTheApiCommandLine:
                 log=tmp_path / "second.log",
             ) as second:
                 assert await second.exit_code() == 2
-            assert await first.stop() == 0
+            assert await first.interrupt() == 0  # Ctrl-C
+        assert "Traceback" not in first.output()
         output = second.output()
         assert f"Cannot listen on 127.0.0.1:{port} (Address already in use)" in output
         assert "ordersync on http" not in output
