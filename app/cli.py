@@ -264,6 +264,8 @@ def worker(
     settings = _settings()
     applied = lower_priority(settings.worker_priority)
     structlog.get_logger(__name__).info("worker.priority", priority=applied)
+    if health_port is not None:
+        _listen(host, health_port).close()  # a busy port is one line, before anything starts
     loop.run(_run_worker(settings, _database_url(settings), host=host, health_port=health_port))
 
 
