@@ -97,7 +97,7 @@ def check_ports(host: str, ports: DemoPorts) -> None:
         bind(host, port).close()
 
 
-async def _answer(response: httpx.Response, what: str) -> Any:
+def _answer(response: httpx.Response, what: str) -> Any:
     if response.is_error:
         raise DemoError(f"{what}: {response.status_code} {response.text}")
     return response.json()
@@ -108,9 +108,9 @@ async def _connect(api: httpx.AsyncClient, account: dict[str, Any]) -> tuple[dic
     marketplace = account["marketplace"]
     response = await api.post("/v1/accounts", json=account)
     if response.status_code != 409 or response.json().get("code") != "account_exists":
-        return await _answer(response, f"connecting the {marketplace} seller"), True
+        return _answer(response, f"connecting the {marketplace} seller"), True
     seller_id = account.get("seller_id", account.get("shop_domain"))
-    for existing in await _answer(await api.get("/v1/accounts"), "listing the accounts"):
+    for existing in _answer(await api.get("/v1/accounts"), "listing the accounts"):
         if (existing["marketplace"], existing["seller_id"]) == (marketplace, seller_id):
             return existing, False
     raise DemoError(f"ordersync answered account_exists for the {marketplace} seller, lists none")
@@ -123,7 +123,7 @@ async def connect_sellers(
     newegg: httpx.AsyncClient,
 ) -> dict[str, dict[str, Any]]:
     """One seller at each sandbox and its account in ordersync, whatever either remembers."""
-    seller = await _answer(
+    seller = _answer(
         await lazada.post("/_sandbox/sellers", json=LAZADA_SELLER), "the Lazada sandbox"
     )
     tokens = {"access_token": seller["access_token"], "refresh_token": seller["refresh_token"]}
@@ -131,13 +131,11 @@ async def connect_sellers(
     if not new:
         # Stored by an earlier run: its tokens (perhaps refused since: needs_reauth) are ones
         # the restarted sandbox never issued.
-        account = await _answer(
+        account = _answer(
             await api.put(f"/v1/accounts/{account['id']}/tokens", json=tokens),
             "storing the Lazada seller's new tokens",
         )
-    await _answer(
-        await shoplazza.post("/_sandbox/shops", json=SHOPLAZZA_SHOP), "the Shoplazza sandbox"
-    )
+    _answer(await shoplazza.post("/_sandbox/shops", json=SHOPLAZZA_SHOP), "the Shoplazza sandbox")
     shop, _ = await _connect(api, {"marketplace": "shoplazza", **SHOPLAZZA_SHOP})
     newegg_seller = {
         "seller_id": NEWEGG_SELLER["seller_id"],
@@ -145,7 +143,7 @@ async def connect_sellers(
         "api_key": NEWEGG_SELLER["api_key"],
         "secret_key": NEWEGG_SELLER["secret_key"],
     }
-    await _answer(await newegg.post("/_sandbox/sellers", json=newegg_seller), "the Newegg sandbox")
+    _answer(await newegg.post("/_sandbox/sellers", json=newegg_seller), "the Newegg sandbox")
     vendor, _ = await _connect(api, {"marketplace": "newegg", **NEWEGG_SELLER})
     return {"lazada": account, "shoplazza": shop, "newegg": vendor}
 
