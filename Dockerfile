@@ -11,8 +11,16 @@ WORKDIR /srv
 COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
-# Editable, so that `ordersync migrate` finds migrations/ beside the package.
+# Editable, so that `ordersync migrate` finds migrations/ beside the package. No extras: the
+# embedded Postgres is for running without a database server, and the image always has one.
 RUN pip install -e . && useradd --create-home --uid 10001 ordersync
+
+# Local state lives here, not in the working directory (root's): the webhook's spool of pushes
+# taken while Postgres is down. They were acknowledged to the marketplace already, so the spool
+# must outlive the container: mount a volume (docker-compose.yml does).
+ENV ORDERSYNC_DATA_DIR=/var/lib/ordersync
+RUN install -d -o ordersync -g ordersync -m 0750 /var/lib/ordersync
+VOLUME /var/lib/ordersync
 USER ordersync
 
 EXPOSE 8000

@@ -1,40 +1,65 @@
 #!/usr/bin/env python3
 """Bootstrap and run ordersync with nothing but Python 3.11+.
 
-    python3 dev.py serve   # API + worker + embedded Postgres (unless DATABASE_URL is set)
-    python3 dev.py demo    # the same, wired to a local Lazada sandbox, with dev credentials
-    python3 dev.py test    # ruff, mypy, then the whole pytest suite
-    python3 dev.py bench   # the intake benchmark (bench/intake.py)
+    python3 dev.py serve       # API + worker + embedded Postgres (unless DATABASE_URL is set)
+    python3 dev.py demo        # the service wired to the bundled sandboxes, sellers connected
+    python3 dev.py test        # ruff, mypy, then the whole pytest suite
+    python3 dev.py bench       # the intake benchmark (bench/intake.py)
+    python3 dev.py COMMAND ... # any other `ordersync` command: migrate, api-keys create, ...
 
-It keeps a virtualenv in .venv and reinstalls only when pyproject.toml changes.
+It keeps a virtualenv in .venv (with the embedded Postgres and the development tools) and
+reinstalls only when pyproject.toml changes. `.venv/bin/ordersync` is the same command.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
 import venv
 from pathlib import Path
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+ORDERSYNC = BIN / ("ordersync.exe" if os.name == "nt" else "ordersync")
 STAMP = VENV / ".ordersync-installed"
-# Demo only: anyone can read this key here. Never use it for real credentials.
-DEMO_KEY = "ZGVtby1vbmx5LWtleS1kby1ub3QtdXNlLWluLXByb2Q="
+EXTRAS = "embedded,dev"
 
 
 def step(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def run(*args: str | Path, env: dict[str, str] | None = None) -> None:
-    result = subprocess.run([str(a) for a in args], cwd=ROOT, env=env)
+def run(*args: str | Path) -> None:
+    result = subprocess.run([str(a) for a in args], cwd=ROOT)
     if result.returncode != 0:
         sys.exit(result.returncode)
+
+
+def become(*args: str | Path) -> NoReturn:
+    """Replace this process with the command, so that it is the one that gets the signals
+    (a `kill` of dev.py, Ctrl-C) and its exit status is ours: nothing is left behind."""
+    argv = [str(a) for a in args]
+    sys.stdout.flush()
+    if os.name == "nt":  # no exec there: wait for the child instead
+        sys.exit(subprocess.run(argv, cwd=ROOT).returncode)
+    os.chdir(ROOT)
+    os.execv(argv[0], argv)
+
+
+def installed_spec() -> str:
+    """What the installation depends on: the project's metadata and the extras, not the tools'
+    settings further down pyproject.toml (editing ruff's rules reinstalls nothing)."""
+    import tomllib  # after the version check: Python 3.11+
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    spec = {key: pyproject.get(key) for key in ("build-system", "project")}
+    return hashlib.sha256(json.dumps([spec, EXTRAS], sort_keys=True).encode()).hexdigest()
 
 
 def ensure_environment() -> None:
@@ -43,15 +68,15 @@ def ensure_environment() -> None:
     if not PYTHON.exists():
         step("Creating virtualenv in .venv")
         venv.create(VENV, with_pip=True)
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    wanted = installed_spec()
     if not STAMP.exists() or STAMP.read_text() != wanted:
         step("Installing ordersync and its development tools (first run takes a minute)")
-        run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-        run(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[dev]")
+        run(PYTHON, "-m", "pip", "install", "-qq", "--upgrade", "pip")
+        run(PYTHON, "-m", "pip", "install", "-qq", "-e", f".[{EXTRAS}]")
         STAMP.write_text(wanted)
 
 
-def test(extra: list[str]) -> None:
+def test(extra: list[str]) -> NoReturn:
     step("ruff check")
     run(BIN / "ruff", "check", ".")
     step("ruff format --check")
@@ -59,58 +84,23 @@ def test(extra: list[str]) -> None:
     step("mypy (strict)")
     run(BIN / "mypy")
     step("pytest")
-    run(PYTHON, "-m", "pytest", *extra)
-
-
-def demo(extra: list[str]) -> None:
-    """The service plus a Lazada sandbox, so that a newcomer can push orders right away."""
-    env = {
-        **os.environ,
-        "LAZADA_APP_KEY": os.environ.get("LAZADA_APP_KEY", "demo-app-key"),
-        "LAZADA_APP_SECRET": os.environ.get("LAZADA_APP_SECRET", "demo-app-secret"),
-        "LAZADA_API_BASE": "http://127.0.0.1:9000/rest",
-        "LAZADA_AUTH_BASE": "http://127.0.0.1:9000/rest",
-        "SHOPLAZZA_API_BASE": "http://127.0.0.1:9001",
-        "NEWEGG_API_BASE": "http://127.0.0.1:9002",
-        "ORDERSYNC_API_TOKENS": os.environ.get("ORDERSYNC_API_TOKENS", "demo-token-change-me"),
-        # A fixed demo key, so that accounts stored by one demo run can be read by the next.
-        "ORDERSYNC_ENCRYPTION_KEYS": os.environ.get("ORDERSYNC_ENCRYPTION_KEYS", DEMO_KEY),
-    }
-    step("Starting the sandboxes: Lazada :9000, Shoplazza :9001, Newegg :9002")
-    sandbox = subprocess.Popen(
-        [
-            str(BIN / "ordersync"),
-            "sandbox",
-            "--port",
-            "9000",
-            "--webhook-url",
-            "http://127.0.0.1:8000/webhooks/lazada",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        step(f"API token for /v1: {env['ORDERSYNC_API_TOKENS'].split(',')[0]}")
-        run(BIN / "ordersync", "serve", *extra, env=env)
-    finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=10)
+    become(PYTHON, "-m", "pytest", *extra)
 
 
 def main() -> None:
     command, extra = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("help", [])
-    if command not in {"serve", "demo", "test", "bench"}:
+    if command in {"help", "-h", "--help"}:
         print(__doc__)
-        sys.exit(0 if command in {"help", "-h", "--help"} else 2)
+        if PYTHON.exists():
+            run(ORDERSYNC, "--help")
+        sys.exit(0)
     ensure_environment()
     if command == "test":
         test(extra)
-    elif command == "serve":
-        run(BIN / "ordersync", "serve", *extra)
-    elif command == "demo":
-        demo(extra)
+    elif command == "bench":
+        become(PYTHON, "-m", "bench.intake", *extra)
     else:
-        run(PYTHON, "-m", "bench.intake", *extra)
+        become(ORDERSYNC, command, *extra)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import socket
 import sys
+import tempfile
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import structlog
@@ -15,7 +20,13 @@ import typer
 
 from app.accounts.cli import secrets_cli
 from app.api_keys.cli import api_keys_cli
-from app.config import ConfigError, Settings, load_database_settings, load_settings
+from app.config import (
+    ConfigError,
+    DatabaseSettings,
+    Settings,
+    load_database_settings,
+    load_settings,
+)
 from app.kit import loop
 from app.kit.priority import lower_priority
 from app.logging import configure_logging
@@ -24,6 +35,10 @@ cli = typer.Typer(
     help="Marketplace order sync: webhooks in, orders in Postgres, one REST API out.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain click help: Rich's boxes showed a type on every flag (`--worker <bool>`) and took
+    # `[env: ...]` in a help text for markup.
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
 )
 cli.add_typer(api_keys_cli, name="api-keys")
 cli.add_typer(secrets_cli, name="secrets")
@@ -43,21 +58,104 @@ def _settings() -> Settings:
     return settings
 
 
-def _database_url(settings: Settings | None = None) -> str:
-    from app.db import resolve_database_url
+def _database_url(settings: DatabaseSettings | None = None, *, announce: str | None = None) -> str:
+    from app.db import EmbeddedPostgresError, resolve_database_url
 
     base = settings or load_database_settings()
     if not base.database_url:
-        typer.echo(f"DATABASE_URL is not set: starting an embedded Postgres in {base.data_dir}/")
-    return resolve_database_url(base)
+        default = f"DATABASE_URL is not set: starting an embedded Postgres in {base.data_dir}/"
+        typer.echo(announce or default)
+    try:
+        return resolve_database_url(base)
+    except EmbeddedPostgresError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _database_problem(database_url: str, exc: BaseException) -> str:
+    """One line for a database that cannot be used: where (never the password), and why."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    host = url.host or url.query.get("host") or "localhost"
+    where = f"{host}:{url.port or 5432}" if url.host else str(host)
+    cause: BaseException = exc
+    while cause.__cause__ is not None:  # SQLAlchemy wraps the driver's error
+        cause = cause.__cause__
+    if isinstance(cause, ConnectionRefusedError):
+        why = "connection refused (is Postgres running there?)"
+    elif isinstance(cause, socket.gaierror):
+        why = f"unknown host ({cause.strerror})"
+    elif isinstance(cause, TimeoutError):
+        why = "no answer in time"
+    elif isinstance(cause, OSError) and cause.strerror:
+        why = cause.strerror
+    else:
+        why = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
+    return (
+        f"Cannot use the database at {where} (database {url.database!r}, user "
+        f"{url.username!r}): {why}. Check DATABASE_URL."
+    )
+
+
+@contextlib.contextmanager
+def database_errors(database_url: str) -> Iterator[None]:
+    """Turn a database that cannot be reached or entered into one line and exit code 2."""
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError
+
+    refused_at_connect = (
+        asyncpg.InvalidAuthorizationSpecificationError,  # unknown role, wrong password
+        asyncpg.InvalidCatalogNameError,  # no such database
+        asyncpg.CannotConnectNowError,  # starting up, shutting down
+        asyncpg.TooManyConnectionsError,
+    )
+    try:
+        yield
+    except (OSError, *refused_at_connect) as exc:
+        raise _fail(_database_problem(database_url, exc)) from None
+    except DBAPIError as exc:
+        if exc.statement is not None:
+            raise  # a statement failed on a working connection: a bug, not the configuration
+        raise _fail(_database_problem(database_url, exc)) from None
 
 
 def _migrate(database_url: str) -> None:
     from app.migrate import upgrade
 
     typer.echo("Applying database migrations...")
-    upgrade(database_url)
+    with database_errors(database_url):
+        upgrade(database_url)
     typer.echo("Database schema is up to date.")
+
+
+def _exit_cleanly_on_signals(*, stopping_is_success: bool) -> None:
+    """SIGTERM's default kills the process before atexit runs, which would leave the embedded
+    Postgres behind; uvicorn also raises SIGINT and SIGTERM again once it has shut down, which
+    would end in a traceback. Both exit through ``sys.exit`` instead: with 0 for a server,
+    whose normal end is a signal, with 128 + the signal's number for a command cut short."""
+
+    def leave(signum: int, _: object) -> None:
+        sys.exit(0 if stopping_is_success else 128 + signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, leave)
+
+
+def _check_spool(settings: Settings) -> None:
+    """The webhook's spool keeps acknowledged pushes while the database is down: a directory
+    that cannot be written stops the start-up here, in one line, instead of in the lifespan."""
+    directory = settings.spool_directory
+    name = "ORDERSYNC_SPOOL_DIR" if settings.spool_dir else "ORDERSYNC_DATA_DIR"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise _fail(
+            f"{name}: cannot write the webhook's spool in {directory.absolute()} "
+            f"({exc.strerror}). Point {name} at a writable directory that survives restarts "
+            "(the image declares /var/lib/ordersync)."
+        ) from None
 
 
 @cli.command()
@@ -68,7 +166,8 @@ def migrate() -> None:
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     configure_logging(level=settings.log_level, json=settings.log_json)
-    _migrate(_database_url())
+    _exit_cleanly_on_signals(stopping_is_success=False)
+    _migrate(_database_url(settings))
 
 
 @cli.command()
@@ -85,22 +184,34 @@ def serve(
     if not (api or worker):
         raise _fail("Nothing to run: --no-api and --no-worker together.")
     settings = _settings()
+    _exit_cleanly_on_signals(stopping_is_success=True)
+    listener: socket.socket | None = None
+    if api:
+        listener = _listen(host, port)  # a busy port is one line at once, before anything starts
+        _check_spool(settings)
     database_url = _database_url(settings)
     if migrate_first:
         _migrate(database_url)
-    if not api:
+    if listener is None:
         loop.run(_run_worker(settings, database_url, health_port=None))
         return
     import uvicorn
 
     from app.main import create_app
 
-    typer.echo(f"ordersync on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     application = create_app(settings, database_url, with_worker=worker)
-    # uvicorn re-raises SIGTERM once it has shut down; with the default handler that kills the
-    # process before atexit runs, leaving the embedded Postgres behind. Exit cleanly instead.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(application, log_level="warning", access_log=False)
+    typer.echo(f"ordersync on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    uvicorn.Server(config).run(sockets=[listener])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    from app.kit.server import CannotListen, bind
+
+    try:
+        return bind(host, port)
+    except CannotListen as exc:
+        raise _fail(str(exc)) from None
 
 
 async def _run_worker(
@@ -153,6 +264,8 @@ def worker(
     settings = _settings()
     applied = lower_priority(settings.worker_priority)
     structlog.get_logger(__name__).info("worker.priority", priority=applied)
+    if health_port is not None:
+        _listen(host, health_port).close()  # a busy port is one line, before anything starts
     loop.run(_run_worker(settings, _database_url(settings), host=host, health_port=health_port))
 
 
@@ -175,7 +288,8 @@ def backfill(
     from app.sync_runs.cli import report, run_backfill
 
     try:
-        run = asyncio.run(run_backfill(settings, database_url, account, since))
+        with database_errors(database_url):
+            run = asyncio.run(run_backfill(settings, database_url, account, since))
     except AppError as exc:
         raise _fail(exc.detail) from None
     except AccountNeedsReauth as exc:
@@ -198,10 +312,11 @@ def sandbox(
         int, typer.Option(help="Newegg: set NEWEGG_API_BASE to this server.")
     ] = 9002,
     app_key: Annotated[
-        str | None, typer.Option(help="App key pushes are signed with [env: LAZADA_APP_KEY].")
+        str | None, typer.Option(help="App key pushes are signed with.", envvar="LAZADA_APP_KEY")
     ] = None,
     app_secret: Annotated[
-        str | None, typer.Option(help="App secret [env: LAZADA_APP_SECRET].")
+        str | None,
+        typer.Option(help="App secret.", envvar="LAZADA_APP_SECRET", show_default=False),
     ] = None,
     webhook_url: Annotated[
         str, typer.Option(help="Where the Lazada sandbox sends its pushes.")
@@ -210,12 +325,19 @@ def sandbox(
     """Run stand-ins for Lazada, Shoplazza and Newegg (their APIs, pushes and fault knobs).
 
     Each has a control API under /_sandbox (docs at /_sandbox/docs on the Lazada one)."""
-    key = app_key or os.environ.get("LAZADA_APP_KEY")
-    secret = app_secret or os.environ.get("LAZADA_APP_SECRET")
-    if not key or not secret:
+    if not app_key or not app_secret:
         raise _fail("The sandbox needs --app-key and --app-secret (or LAZADA_APP_KEY/SECRET).")
     configure_logging()
-    asyncio.run(_run_sandboxes(host, port, shoplazza_port, newegg_port, key, secret, webhook_url))
+    from app.kit.server import CannotListen
+
+    try:
+        asyncio.run(
+            _run_sandboxes(
+                host, port, shoplazza_port, newegg_port, app_key, app_secret, webhook_url
+            )
+        )
+    except CannotListen as exc:
+        raise _fail(str(exc)) from None
 
 
 async def _run_sandboxes(
@@ -260,6 +382,51 @@ async def _run_sandboxes(
     finally:
         for server, _ in servers.values():
             await server.stop()
+
+
+@cli.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Interface for the service and the sandboxes.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="The service (API, webhooks, /docs).")] = 8000,
+    lazada_port: Annotated[int, typer.Option(help="The Lazada sandbox.")] = 9000,
+    shoplazza_port: Annotated[int, typer.Option(help="The Shoplazza sandbox.")] = 9001,
+    newegg_port: Annotated[int, typer.Option(help="The Newegg sandbox.")] = 9002,
+    data_dir: Annotated[
+        Path, typer.Option(help="The demo's own state (Postgres, spool), apart from serve's.")
+    ] = Path(".ordersync/demo"),
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="A Postgres of your choice instead of the demo's embedded one."),
+    ] = None,
+) -> None:
+    """Try ordersync without marketplace accounts: the service, the three sandboxes and a
+    connected demo seller at each, in one process. Its port opens once they are connected."""
+    from app.demo import DemoError, DemoPorts, check_ports, demo_settings, run_demo
+    from app.kit.server import CannotListen
+
+    ports = DemoPorts(port, lazada_port, shoplazza_port, newegg_port)
+    try:
+        settings = demo_settings(host, ports, data_dir, database_url)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    # The demo talks to a terminal: warnings only, unless ORDERSYNC_LOG_LEVEL says otherwise.
+    level = settings.log_level if "ORDERSYNC_LOG_LEVEL" in os.environ else "warning"
+    configure_logging(level=level, json=settings.log_json)
+    _exit_cleanly_on_signals(stopping_is_success=True)
+    try:
+        check_ports(host, ports)
+    except CannotListen as exc:
+        raise _fail(str(exc)) from None
+    url = _database_url(
+        settings, announce=f"Starting the demo's own embedded Postgres in {data_dir}/"
+    )
+    _migrate(url)
+    try:
+        loop.run(run_demo(settings, url, host, ports))
+    except (CannotListen, DemoError) as exc:
+        raise _fail(str(exc)) from None
 
 
 def main() -> None:

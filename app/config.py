@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -18,6 +18,44 @@ from app.crypto import parse_key
 from app.kit.priority import Priority
 
 LAZADA_COUNTRIES = ("sg", "my", "vn", "th", "ph", "id")
+
+# `ordersync demo`'s credentials. They are published here, so they are accepted only there.
+DEMO_LAZADA_APP_KEY = "demo-app-key"
+DEMO_LAZADA_APP_SECRET = "demo-app-secret"
+DEMO_API_TOKEN = "demo-token-change-me"
+DEMO_ENCRYPTION_KEY = "ZGVtby1vbmx5LWtleS1kby1ub3QtdXNlLWluLXByb2Q="
+DEMO_VALUES = frozenset(
+    {DEMO_LAZADA_APP_KEY, DEMO_LAZADA_APP_SECRET, DEMO_API_TOKEN, DEMO_ENCRYPTION_KEY}
+)
+# The stand-ins in .env.example and README. A service started with one of them is open to
+# anyone who read them (`.env.example`'s admin token used to work as-is).
+PLACEHOLDERS = frozenset(
+    {
+        "your-app-key",
+        "your-app-secret",
+        "change-me-to-a-long-random-token",
+        "your-key",
+        "your-secret",
+        "a-long-random-token",
+        "your-fernet-key",
+    }
+)
+MIN_API_TOKEN_LENGTH = 16
+MAKE_A_TOKEN = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+def is_placeholder(value: str, *, demo: bool = False) -> bool:
+    """A published stand-in rather than a secret: README's and .env.example's, anything that
+    asks to be changed, and the demo's credentials anywhere but in the demo."""
+    if value in DEMO_VALUES:
+        return not demo
+    lowered = value.strip().lower()
+    return (
+        lowered in PLACEHOLDERS
+        or "change-me" in lowered
+        or "changeme" in lowered
+        or lowered.startswith(("your-", "your_", "<"))
+    )
 
 
 class DatabaseSettings(BaseSettings):
@@ -34,7 +72,8 @@ class DatabaseSettings(BaseSettings):
     data_dir: Path = Field(
         default=Path(".ordersync"),
         validation_alias=AliasChoices("ORDERSYNC_DATA_DIR"),
-        description="Where the embedded Postgres keeps its data.",
+        description="Local state that must survive restarts: the webhook's spool, and the "
+        "embedded Postgres when DATABASE_URL is unset.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", validation_alias=AliasChoices("ORDERSYNC_LOG_LEVEL")
@@ -54,6 +93,9 @@ class DatabaseSettings(BaseSettings):
 
 class EncryptionSettings(DatabaseSettings):
     """What every command that reads or writes marketplace credentials needs."""
+
+    # True only for `ordersync demo` (app/demo.py), the one place its published secrets belong.
+    demo: ClassVar[bool] = False
 
     encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(
         validation_alias=AliasChoices("ORDERSYNC_ENCRYPTION_KEYS"),
@@ -80,6 +122,14 @@ class EncryptionSettings(DatabaseSettings):
                     f"key {position} is not a Fernet key (32 url-safe base64-encoded bytes: "
                     "`ordersync secrets generate-key` makes one)"
                 ) from None
+        # Reading with a published key harms no one; encrypting with it would. So it may stay
+        # after a key of your own until `ordersync secrets rotate` has re-encrypted its rows.
+        if is_placeholder(value[0].get_secret_value(), demo=cls.demo):
+            raise ValueError(
+                "key 1 is the demo's published key: make your own with `ordersync secrets "
+                "generate-key` and put it first (keep the demo's after it until `ordersync "
+                "secrets rotate` has run, if it encrypted anything)"
+            )
         return value
 
     @property
@@ -246,14 +296,38 @@ class Settings(EncryptionSettings):
 
     @field_validator("api_tokens")
     @classmethod
-    def _long_enough(cls, value: list[SecretStr]) -> list[SecretStr]:
-        if any(len(token.get_secret_value()) < 8 for token in value):
-            raise ValueError("each token needs at least 8 characters")
+    def _unguessable(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for position, token in enumerate(value, start=1):
+            secret = token.get_secret_value()
+            if is_placeholder(secret, demo=cls.demo):
+                raise ValueError(
+                    f"token {position} is a published placeholder, which would let anyone in: "
+                    f"make a random one, e.g. with {MAKE_A_TOKEN}"
+                )
+            if len(secret) < MIN_API_TOKEN_LENGTH:
+                raise ValueError(
+                    f"token {position} is too short (at least {MIN_API_TOKEN_LENGTH} "
+                    f"characters): make a random one, e.g. with {MAKE_A_TOKEN}"
+                )
+        return value
+
+    @field_validator("lazada_app_key", "lazada_app_secret")
+    @classmethod
+    def _real_app_credentials(cls, value: str | SecretStr) -> str | SecretStr:
+        plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if is_placeholder(plain, demo=cls.demo):
+            raise ValueError(
+                "is a placeholder: use your Lazada app's (Lazada Open Platform, App Management)"
+            )
         return value
 
     @cached_property
     def api_token_values(self) -> frozenset[str]:
         return frozenset(token.get_secret_value() for token in self.api_tokens)
+
+    @property
+    def spool_directory(self) -> Path:
+        return self.spool_dir or self.data_dir / "spool"
 
 
 _ENV_NAMES = {

@@ -7,7 +7,9 @@ worker's job wrapper does the same per job, and services only ``flush``.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import time
 import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -125,36 +127,117 @@ def to_libpq_url(url: str) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+class EmbeddedPostgresError(Exception):
+    """The embedded Postgres is not installed or did not start; the message says what to do."""
+
+
+def _pgserver() -> Any:
+    try:
+        with warnings.catch_warnings():
+            # platformdirs warns about a missing XDG_RUNTIME_DIR on servers; harmless here.
+            warnings.simplefilter("ignore")
+            import pgserver  # imported lazily: only the embedded path pays for it
+    except ImportError:
+        raise EmbeddedPostgresError(
+            "DATABASE_URL is not set and the embedded Postgres is not installed: set "
+            "DATABASE_URL to your Postgres, or install it with pip install 'ordersync[embedded]' "
+            "(python3 dev.py does)."
+        ) from None
+    return pgserver
+
+
+def _alive(pid: int) -> bool:
+    import psutil  # pgserver's dependency
+
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
+def _handles(pgdata: Path) -> Any:
+    from pgserver.utils import DiskList
+
+    return DiskList(pgdata / ".handle_pids.json")
+
+
+def drop_dead_handles(pgdata: Path) -> list[int]:
+    """Forget the processes that hold the embedded Postgres but are gone.
+
+    pgserver stops Postgres when the last process holding it exits, going by the PIDs in
+    ``pgdata/.handle_pids.json``. A process killed before its exit hook ran (``kill -9``, the
+    OOM killer) stays listed for ever, so Postgres was never stopped again. A PID reused since
+    by another process is still taken for a holder: Postgres then outlives us, as before.
+    """
+    from pgserver.postgres_server import PostgresServer
+
+    handles = _handles(pgdata)
+    with PostgresServer._lock:  # the lock pgserver holds while it reads and writes the list
+        pids: list[int] = handles.get()
+        dead = [pid for pid in pids if not _alive(pid)]
+        if dead:
+            handles.put([pid for pid in pids if pid not in dead])
+    return dead
+
+
 def start_embedded_postgres(data_dir: Path, *, cleanup: str | None = "stop") -> str:
     """Start (or join) a pgserver Postgres under ``data_dir`` and return its URL.
 
     pgserver ships a real Postgres 16 inside its wheel, so a fresh machine needs no server.
     Several of our processes may share one data directory; pgserver reference-counts them.
+    Its initdb and pg_ctl output is logged below warnings (app/logging.py): it shows only when
+    a command fails.
     """
-    with warnings.catch_warnings():
-        # platformdirs warns about a missing XDG_RUNTIME_DIR on servers; it is harmless here.
-        warnings.simplefilter("ignore")
-        import pgserver  # imported lazily: only the embedded path pays for it
-
+    pgserver = _pgserver()
     pgdata = (data_dir / "pgdata").resolve()
-    pgdata.mkdir(parents=True, exist_ok=True)
-    log.info("db.embedded.starting", pgdata=str(pgdata))
-    server = pgserver.get_server(pgdata, cleanup_mode=cleanup)  # type: ignore[attr-defined]
-    existing = server.psql(f"SELECT 'found' FROM pg_database WHERE datname = '{EMBEDDED_DB_NAME}';")
-    if "found" not in existing:
-        server.psql(f"CREATE DATABASE {EMBEDDED_DB_NAME};")
-    uri = make_url(server.get_uri()).set(database=EMBEDDED_DB_NAME)
+    try:
+        pgdata.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EmbeddedPostgresError(
+            f"Cannot create {pgdata} for the embedded Postgres ({exc.strerror}): set "
+            "ORDERSYNC_DATA_DIR to a writable directory."
+        ) from None
+    fresh = not (pgdata / "PG_VERSION").exists()
+    dead = drop_dead_handles(pgdata)
+    if dead:
+        log.warning("db.embedded.dead_holders_dropped", pids=dead)
+    started = time.monotonic()
+    try:
+        server = pgserver.get_server(pgdata, cleanup_mode=cleanup)
+        query = f"SELECT 'found' FROM pg_database WHERE datname = '{EMBEDDED_DB_NAME}';"
+        if "found" not in server.psql(query):
+            server.psql(f"CREATE DATABASE {EMBEDDED_DB_NAME};")
+        uri = make_url(server.get_uri()).set(database=EMBEDDED_DB_NAME)
+    except Exception as exc:
+        raise EmbeddedPostgresError(
+            f"The embedded Postgres in {pgdata} did not start ({type(exc).__name__}: {exc}); "
+            f"its log is {pgdata / 'log'}."
+        ) from None
+    if cleanup == "stop":
+        atexit.register(_stop_at_exit, server, pgdata)
+    log.info(
+        "db.embedded.ready",
+        pgdata=str(pgdata),
+        initialised=fresh,
+        seconds=round(time.monotonic() - started, 1),
+    )
     return uri.render_as_string(hide_password=False)
+
+
+def _stop_at_exit(server: Any, pgdata: Path) -> None:
+    """pgserver's own exit hook, run first so that what it did can be told in one line."""
+    server.cleanup()
+    holders = [pid for pid in _handles(pgdata).get() if _alive(pid)]
+    if holders:
+        log.info("db.embedded.left_running", pgdata=str(pgdata), held_by=holders)
+    else:
+        log.info("db.embedded.stopped", pgdata=str(pgdata))
 
 
 def stop_embedded_postgres(data_dir: Path) -> None:
     """Stop the embedded Postgres of ``data_dir`` now (its own exit hook would run too late when
     the directory is about to be deleted)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-
-    server = pgserver.get_server((data_dir / "pgdata").resolve())  # type: ignore[attr-defined]
+    server = _pgserver().get_server((data_dir / "pgdata").resolve())
     server.cleanup()
 
 

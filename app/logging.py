@@ -57,6 +57,16 @@ def configure_logging(*, level: str = "info", json: bool = False) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(name)s %(message)s")
-    # Third-party chatter (httpx logs every URL, which for Lazada includes the access token).
-    for noisy in ("httpx", "httpcore", "uvicorn.access", "pgqueuer", "alembic.runtime.plugins"):
+    # Third-party chatter (httpx logs every URL, which for Lazada includes the access token;
+    # pgserver logs ~60 lines of initdb and pg_ctl output at each start and stop, and all of
+    # it at error level when a command fails).
+    noisy_loggers = (
+        "httpx",
+        "httpcore",
+        "uvicorn.access",
+        "pgqueuer",
+        "alembic.runtime.plugins",
+        "pgserver",
+    )
+    for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(logging.WARNING)

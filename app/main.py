@@ -65,7 +65,7 @@ def create_app(settings: Settings, database_url: str, *, with_worker: bool = Fal
         app.state.ctx = ctx
         intake = Intake(
             engine,
-            Spool(settings.spool_dir or settings.data_dir / "spool"),
+            Spool(settings.spool_directory),
             db_timeout=settings.webhook_db_timeout,
             sync_delay=settings.sync_delay,
         )

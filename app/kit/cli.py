@@ -17,7 +17,7 @@ T = TypeVar("T")
 def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run ``work`` in one committed transaction against the configured (or embedded) database."""
     # app.cli imports the subcommands that use this: its helpers are taken at run time.
-    from app.cli import _database_url, _fail
+    from app.cli import _database_url, _fail, database_errors
     from app.config import ConfigError, load_database_settings
     from app.db import standalone_transaction
     from app.logging import configure_logging
@@ -27,14 +27,15 @@ def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     configure_logging(level="warning", json=settings.log_json)
-    database_url = _database_url()
+    database_url = _database_url(settings)
 
     async def run() -> T:
         async with standalone_transaction(database_url, process_name="ordersync-cli") as session:
             return await work(session)
 
     try:
-        return asyncio.run(run())
+        with database_errors(database_url):
+            return asyncio.run(run())
     except ProgrammingError:
         raise _fail("The database schema is not up to date: run `ordersync migrate`.") from None
     except AppError as exc:
