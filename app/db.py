@@ -60,21 +60,40 @@ _UNAVAILABLE = (
 )
 
 
+# SQLSTATE classes that say the server cannot do anything right now, whatever was asked:
+# connection exceptions (08), insufficient resources (53: too many connections, disk full),
+# operator intervention (57: shutting down, starting up, in recovery, cancelled) and system
+# errors (58: I/O). Everything else is about the statement.
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57", "58")
+
+
 def database_unavailable(exc: BaseException) -> bool:
-    """Is ``exc`` the database being away (down, restarting, unreachable, hanging), rather than
-    a statement it refused? The one rule the intake, the worker and the supervisor share: the
-    first kind is waited out, the second is a bug or a bad value."""
+    """Is ``exc`` the database being away (down, restarting, in recovery, unreachable,
+    hanging), rather than a statement it refused? The one rule the intake, the worker and the
+    supervisor share: the first kind is waited out, the second is a bug or a bad value.
+
+    By class where the driver raised its own (connection refused, timeouts), and by SQLSTATE
+    where the server answered: SQLAlchemy's asyncpg adapter hands some server errors on in a
+    generic class, such as ``57P03`` ("the database system is not yet accepting connections")
+    while Postgres replays its WAL after a crash."""
     if isinstance(exc, _UNAVAILABLE):
         return True
-    if isinstance(exc, DBAPIError):
-        orig = exc.orig
-        return (
-            exc.connection_invalidated
-            or isinstance(orig, _UNAVAILABLE)
-            or "connect" in type(orig).__name__.lower()
-            or ("shutting down" in str(orig) or "starting up" in str(orig))
-        )
-    return False
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(orig, _UNAVAILABLE):
+        return True
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def value_refused(exc: BaseException) -> bool:
+    """Did Postgres refuse the statement's values (class 22 data exceptions, class 23 integrity
+    violations)? Only then is a write the data's fault: anything else is the database's or
+    ours, and retrying later is the answer."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    sqlstate = getattr(orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in ("22", "23")
 
 
 async def database_answers(
@@ -268,23 +287,37 @@ def create_engine(url: str, *, process_name: str, pool_size: int = 20) -> AsyncE
         json_deserializer=orjson.loads,
         connect_args=asyncpg_connect_args(process_name),
     )
-    event.listen(engine.sync_engine, "checkout", _discard_closed)
+    event.listen(engine.sync_engine, "checkout", _refuse_unusable)
     return engine
 
 
-def _discard_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-    """Never hand out a pooled connection whose server has gone.
+def _refuse_unusable(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Never hand out a pooled connection whose server has gone, or that sits inside a
+    transaction nobody knows of.
 
     After a Postgres restart every idle pooled connection is dead, and the first statement on
     each would fail (an API request answering 503, a sync retried). asyncpg already knows: the
-    server closed the socket, so ``is_closed()`` is true, at no cost. Raising
-    ``DisconnectionError`` here makes the pool drop it and open a fresh one instead.
-    ``pool_pre_ping`` would find the same, for a round trip on every checkout of the webhook's
-    hot path.
+    server closed the socket, so ``is_closed()`` is true, at no cost. ``pool_pre_ping`` would find
+    the same, for a round trip on every checkout of the webhook's hot path.
+
+    A statement cancelled by a timeout (a health probe while Postgres is slow to come back) can
+    leave its connection in a transaction: the ``BEGIN`` reached the server, but SQLAlchemy never
+    saw it succeed, so it neither tracks nor rolls it back, and returns the connection to the pool
+    as clean. Whatever the next user sent straight to asyncpg (the intake's single-statement
+    batches) would then run inside that stray transaction, appear to succeed, and be rolled back
+    when the connection closes. ``is_in_transaction()`` is the server's own word on it, from the
+    last message it sent.
+
+    Raising ``DisconnectionError`` makes the pool drop the connection and open a fresh one.
     """
     driver = getattr(dbapi_connection, "driver_connection", None)
-    if driver is not None and driver.is_closed():
+    if driver is None:
+        return
+    if driver.is_closed():
         raise DisconnectionError("pooled connection closed by the server")
+    if driver.is_in_transaction():
+        log.warning("db.pool.stray_transaction")
+        raise DisconnectionError("pooled connection inside a transaction nobody tracks")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

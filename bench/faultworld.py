@@ -157,6 +157,7 @@ class EndState:
     failed_jobs: int
     active_jobs: int
     spool_files: int
+    spool_rejected: int  # records the drainer set aside (never, unless Postgres refused them)
 
     @property
     def converged(self) -> bool:
@@ -168,6 +169,7 @@ class EndState:
             and self.failed_jobs == 0
             and self.active_jobs == 0
             and self.spool_files == 0
+            and self.spool_rejected == 0
         )
 
     def describe(self) -> str:
@@ -176,7 +178,7 @@ class EndState:
             f"{self.lines_pushed} lines pushed; inbox {self.inbox_rows} rows ({states}); "
             f"{self.lines_synced} lines synced; {self.orders_stored} orders stored, "
             f"{self.orders_partial} partial; jobs failed {self.failed_jobs}, active "
-            f"{self.active_jobs}; spool {self.spool_files} files"
+            f"{self.active_jobs}; spool {self.spool_files} files, {self.spool_rejected} set aside"
         )
 
 
@@ -364,6 +366,7 @@ class World:
             failed_jobs=int(failed),
             active_jobs=int(active),
             spool_files=self.spool_files(),
+            spool_rejected=len(list((self.spool_dir / "rejected").glob("*.rec"))),
         )
 
     async def wait_converged(self, pushes: Sequence[Push], within: float) -> tuple[EndState, float]:

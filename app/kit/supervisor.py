@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -138,8 +139,10 @@ class Supervisor:
         max_delay: float = 10.0,
         expected: Callable[[BaseException], bool] = lambda _: False,
         on_restart: Callable[[str], None] = lambda _: None,
+        rng: random.Random | None = None,
     ) -> None:
         self.base_delay = base_delay
+        self._rng = rng
         self.max_delay = max_delay
         self._expected = expected
         self._on_restart = on_restart
@@ -206,7 +209,7 @@ class Supervisor:
             failures = 1 if loop.beat_since_start else failures + 1
             loop._failed(error)
             self._on_restart(loop.name)
-            delay = backoff_delay(failures, base=self.base_delay, cap=self.max_delay)
+            delay = backoff_delay(failures, base=self.base_delay, cap=self.max_delay, rng=self._rng)
             fields = {
                 "loop": loop.name,
                 "restart_in": round(delay, 2),

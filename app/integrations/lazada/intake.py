@@ -34,7 +34,7 @@ import orjson
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db import database_answers, database_unavailable
+from app.db import database_answers, database_unavailable, value_refused
 from app.exceptions import ServiceUnavailable
 from app.integrations.lazada import service
 from app.integrations.lazada.push import InvalidPush, LazadaPush, parse_push
@@ -51,6 +51,8 @@ log = structlog.get_logger(__name__)
 BATCH_DEADLINE = 5.0
 MAX_BATCH = 256
 DRAIN_BATCH = 200
+# A spooled push whose values Postgres refuses this many times over is set aside.
+REFUSALS_BEFORE_QUARANTINE = 3
 
 
 class SpoolUnavailable(ServiceUnavailable):
@@ -98,6 +100,7 @@ class Intake:
     database_up: bool = True
     _waiting: list[_Waiting] = field(default_factory=list)
     _flushers: set[asyncio.Task[None]] = field(default_factory=set)
+    _refusals: dict[str, int] = field(default_factory=dict)  # spool record -> times refused
 
     @property
     def degraded(self) -> bool:
@@ -167,7 +170,7 @@ class Intake:
                 return
             # Something in the batch broke the transaction (a deadlock, a value Postgres
             # refuses): store the pushes one by one so that only a culprit fails.
-            log.warning("intake.batch.failed", error=type(exc).__name__, pushes=len(batch))
+            log.warning("intake.batch.failed", pushes=len(batch), **_error_fields(exc))
             await self._flush_singly(batch)
             return
         for waiting, result in zip(batch, results, strict=True):
@@ -197,8 +200,9 @@ class Intake:
                         raw.driver_connection, items, sync_delay=self.sync_delay
                     )
             except Exception as exc:
-                if database_unavailable(exc):
-                    # Whatever state it is in, the pool must not hand this connection out again.
+                if not value_refused(exc):
+                    # Whatever state it is in, the pool must not hand this connection out again
+                    # (a refused value leaves an autocommit connection as clean as it was).
                     await connection.invalidate()
                 raise
 
@@ -232,7 +236,7 @@ class Intake:
             if database_unavailable(exc):
                 self._down(exc)
                 return len(paths) - len(readable)
-            log.warning("intake.drain.batch_failed", error=type(exc).__name__, pushes=len(received))
+            log.warning("intake.drain.batch_failed", pushes=len(received), **_error_fields(exc))
             await self._drain_singly(readable, received)
             return len(paths)
         # Committed: only now may the files go (a crash in between re-delivers them, and their
@@ -243,7 +247,9 @@ class Intake:
 
     async def _drain_singly(self, paths: list[Path], received: list[service.Received]) -> None:
         """A batch Postgres refused as a whole: store its pushes one by one, so that only a
-        culprit is set aside."""
+        push whose values Postgres keeps refusing is set aside (``rejected/``, for a human).
+        Any other failure keeps every file and fails the drainer, which the supervisor starts
+        again after a backoff: a push is never set aside for a reason that is not its own."""
         for path, item in zip(paths, received, strict=True):
             try:
                 await self._store([item])
@@ -251,9 +257,15 @@ class Intake:
                 if database_unavailable(exc):
                     self._down(exc)
                     return
+                refusals = self._refusals.get(path.name, 0) + 1
+                if not value_refused(exc) or refusals < REFUSALS_BEFORE_QUARANTINE:
+                    self._refusals[path.name] = refusals
+                    raise
+                self._refusals.pop(path.name, None)
                 self.spool.quarantine(path)
-                log.error("intake.spool.refused", record=path.name, error=type(exc).__name__)
+                log.error("intake.spool.refused", record=path.name, **_error_fields(exc))
             else:
+                self._refusals.pop(path.name, None)
                 self.spool.remove([path])
 
     def _up(self, *, drained: int = 0) -> None:
@@ -283,6 +295,16 @@ class Intake:
                 continue
             failures += 1
             await loop.sleep(backoff_delay(failures, base=0.2, cap=2.0))
+
+
+def _error_fields(exc: BaseException) -> dict[str, str | None]:
+    """The error's class and the driver's under it (never the message: it can quote values)."""
+    orig = getattr(exc, "orig", None)
+    return {
+        "error": type(exc).__name__,
+        "cause": type(orig).__name__ if orig is not None else None,
+        "sqlstate": getattr(orig, "sqlstate", None),
+    }
 
 
 def _answer(

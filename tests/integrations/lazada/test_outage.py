@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 import pytest
 from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import (
@@ -23,6 +24,7 @@ from app.db import (
     database_unavailable,
     start_embedded_postgres,
     stop_embedded_postgres,
+    value_refused,
 )
 from app.kit.server import BackgroundServer
 from app.main import create_app
@@ -204,3 +206,31 @@ async def test_pushes_during_a_database_outage_are_spooled_and_nothing_is_lost(
 )
 def test_what_counts_as_the_database_being_down(error: Exception, down: bool) -> None:
     assert database_unavailable(error) is down
+
+
+class _ServerError(Exception):
+    """How SQLAlchemy's asyncpg adapter hands on some server errors: a generic class that
+    carries the SQLSTATE."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "down", "refused"),
+    [
+        ("57P03", True, False),  # not yet accepting connections: replaying WAL after a crash
+        ("57P01", True, False),  # terminating connection due to administrator command
+        ("08006", True, False),  # connection failure
+        ("53300", True, False),  # too many connections
+        ("58030", True, False),  # I/O error
+        ("22P05", False, True),  # untranslatable character: the value's fault
+        ("23505", False, True),  # unique violation
+        ("40P01", False, False),  # deadlock: neither; the intake stores the batch push by push
+    ],
+)
+def test_server_errors_are_told_apart_by_sqlstate(sqlstate: str, down: bool, refused: bool) -> None:
+    wrapped = DBAPIError("INSERT ...", {}, _ServerError(sqlstate))
+    assert database_unavailable(wrapped) is down
+    assert value_refused(wrapped) is refused
