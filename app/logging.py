@@ -70,3 +70,16 @@ def configure_logging(*, level: str = "info", json: bool = False) -> None:
     )
     for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for library in ("pgqueuer", "asyncpg.pool"):
+        logging.getLogger(library).addFilter(_one_line_errors)
+
+
+def _one_line_errors(record: logging.LogRecord) -> bool:
+    """PgQueuer and asyncpg's pool log every failed flush and reconnect with its traceback:
+    dozens a second while the database restarts, which the supervisor already reports in one
+    line. Keep their message and the exception's class, drop the traceback."""
+    if record.exc_info and record.exc_info[1] is not None:
+        error = type(record.exc_info[1]).__name__
+        record.msg, record.args = f"{record.getMessage()} ({error})", None
+        record.exc_info, record.exc_text = None, None
+    return True

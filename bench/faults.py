@@ -79,13 +79,14 @@ async def hang(world: World, seconds: float) -> list[str]:
 
 
 async def crash_mid_sync(world: World) -> list[str]:
-    """Postgres crashes while syncs wait on slow Lazada answers; they must run again and
-    leave nothing half-written."""
-    faults = await world.sandbox.put("/_sandbox/faults", json={"latency_ms": 3000})
+    """Postgres crashes while syncs wait on slow Lazada answers (1 s a call, 2 calls a sync):
+    their fetches end while it is still down, so storing them fails; they must wait, run again
+    without spending an attempt, and leave nothing half-written."""
+    faults = await world.sandbox.put("/_sandbox/faults", json={"latency_ms": 1000})
     expect(faults, 200, "slow the sandbox down")
     await world.wait_syncs_in_flight(within=30)
     await world.crash_postgres()
-    await asyncio.sleep(3)
+    await asyncio.sleep(4)
     await world.start_postgres()
     expect(await world.sandbox.put("/_sandbox/faults", json={"latency_ms": 0}), 200, "speed up")
     return []
@@ -178,6 +179,8 @@ async def run_in(world: World, scenario: Scenario, *, rate: float) -> Outcome:
         say(f"{scenario.name}: {len(pushes)} pushes sent; waiting for the end state")
         end, _ = await world.wait_converged(pushes, CONVERGE_S)
         synced_s = time.time() - back_at
+        if not end.converged:
+            notes.append("not converged:\n" + await world.diagnose(pushes))
         spool_empty_s = await spool_watch
     finally:
         await deliverer.aclose()

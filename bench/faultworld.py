@@ -192,6 +192,12 @@ _INBOX_SQL = """
 SELECT state, count(*) FROM external_events
 WHERE source = 'lazada' AND external_order_id = ANY($1::text[]) GROUP BY state
 """
+_PENDING_SQL = """
+SELECT id, external_order_id, external_line_id, received_at, attempts, last_error
+FROM external_events
+WHERE state <> 'processed' AND external_order_id = ANY($1::text[])
+ORDER BY id
+"""
 _JOBS_SQL = """
 SELECT count(*) FILTER (WHERE status = 'failed'),
        count(*) FILTER (WHERE status IN ('queued', 'picked'))
@@ -368,6 +374,31 @@ class World:
             spool_files=self.spool_files(),
             spool_rejected=len(list((self.spool_dir / "rejected").glob("*.rec"))),
         )
+
+    async def diagnose(self, pushes: Sequence[Push]) -> str:
+        """What is left undone, for a failure message: pending pushes, their orders' jobs, and
+        the loops' complaints in the logs."""
+        order_ids = sorted({push.order_id for push in pushes})
+        db = await self._db()
+        try:
+            pending = await db.fetch(_PENDING_SQL, order_ids)
+            jobs = await db.fetch(
+                "SELECT id, status::text, dedupe_key, attempts, updated FROM pgqueuer "
+                "WHERE dedupe_key LIKE ANY($1::text[])",
+                [f"%:{row['external_order_id']}%" for row in pending] or ["-"],
+            )
+        finally:
+            await db.close()
+        lines = [f"pending: {dict(row)}" for row in pending[:10]]
+        lines += [f"job: {dict(row)}" for row in jobs[:10]]
+        for path in sorted(self.run_dir.glob("*.log")):
+            complaints = [
+                line
+                for line in path.read_text(errors="replace").splitlines()
+                if "supervisor." in line or "[error" in line or "worker.job" in line
+            ]
+            lines += [f"{path.name}: {line[:240]}" for line in complaints[-15:]]
+        return "\n".join(lines)
 
     async def wait_converged(self, pushes: Sequence[Push], within: float) -> tuple[EndState, float]:
         """Poll the end state until it converges (or ``within`` passes); returns it and the

@@ -89,18 +89,22 @@ class Spool:
     def oldest(self, limit: int) -> list[Path]:
         return [self.directory / name for name in itertools.islice(self._ready, limit)]
 
-    def quarantine(self, path: Path) -> None:
+    async def quarantine(self, path: Path) -> None:
         """Set a record that cannot be stored aside (``rejected/``), out of the drain's way."""
+        await asyncio.to_thread(self._move_aside, path)
+        self._forget(path.name)
+
+    def _move_aside(self, path: Path) -> None:
         rejected = self.directory / "rejected"
         rejected.mkdir(exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             os.replace(path, rejected / path.name)
-        self._forget(path.name)
 
-    def remove(self, paths: list[Path]) -> None:
-        """Forget ``paths``, which must be the oldest records (as ``oldest`` gave them)."""
+    async def remove(self, paths: list[Path]) -> None:
+        """Forget ``paths``, which must be the oldest records (as ``oldest`` gave them). The
+        files go in a thread: on a busy disk, hundreds of unlinks would stall the event loop."""
+        await asyncio.to_thread(_unlink_all, paths)
         for path in paths:
-            path.unlink(missing_ok=True)
             self._forget(path.name)
 
     def _forget(self, name: str) -> None:
@@ -109,3 +113,8 @@ class Spool:
         else:  # not the oldest: rare, so a scan is fine
             with contextlib.suppress(ValueError):
                 self._ready.remove(name)
+
+
+def _unlink_all(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)

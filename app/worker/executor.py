@@ -19,10 +19,13 @@ from typing import Any
 
 import structlog
 from pgqueuer import QueueManager
+from pgqueuer.errors import RetryRequested
 from pgqueuer.executors import EntrypointExecutor
 from pgqueuer.models import Context, Job
 
 from app.db import database_unavailable
+from app.integrations.errors import MarketplaceError
+from app.worker.retry import PermanentJobError
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +48,7 @@ class ContextExecutor(EntrypointExecutor):
                     return
                 except Exception as exc:
                     if self.wait_for_database is None or not database_unavailable(exc):
+                        _log_unexpected(exc)
                         raise
                     log.warning("worker.job.database_unavailable", error=type(exc).__name__)
                     if not await self.wait_for_database():
@@ -64,3 +68,13 @@ class ContextQueueManager(QueueManager):
             functools.partial(ContextExecutor, wait_for_database=self.wait_for_database),
         )
         return super().entrypoint(name, **kwargs)
+
+
+def _log_unexpected(exc: Exception) -> None:
+    """The one place a job's unexpected error is logged with its traceback (PgQueuer's own
+    line for it is cut to one line: ``app.logging``). A marketplace's answer, a permanent
+    refusal or a retry request is expected, and its job logs why in its own words."""
+    original = exc.__cause__ if isinstance(exc, RetryRequested) else exc
+    if isinstance(original, MarketplaceError | PermanentJobError) or original is None:
+        return
+    log.error("worker.job.error", exc_info=original)

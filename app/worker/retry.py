@@ -52,8 +52,6 @@ async def run_with_retries(
         attempt = job.attempts + 1
         reason = describe(exc)
         permanent = isinstance(exc, PermanentError | PermanentJobError)
-        if not isinstance(exc, MarketplaceError | PermanentJobError):
-            log.exception("worker.job.error", entrypoint=job.entrypoint, job_id=job.id)
         if not permanent and attempt < max_attempts:
             retry_after = exc.retry_after if isinstance(exc, MarketplaceError) else None
             delay = backoff_delay(attempt, base=base_delay, cap=max_delay, retry_after=retry_after)

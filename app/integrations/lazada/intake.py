@@ -102,6 +102,15 @@ class Intake:
     _flushers: set[asyncio.Task[None]] = field(default_factory=set)
     _refusals: dict[str, int] = field(default_factory=dict)  # spool record -> times refused
 
+    def __post_init__(self) -> None:
+        if self.spool.depth():
+            # Left by a process that stopped (or crashed) before the database took them.
+            log.warning(
+                "intake.spool.left_over",
+                records=self.spool.depth(),
+                oldest_seconds=round(self.spool.oldest_age(), 1),
+            )
+
     @property
     def degraded(self) -> bool:
         return not self.database_up or self.spool.depth() > 0
@@ -219,14 +228,18 @@ class Intake:
             return 0
         readable: list[Path] = []
         received: list[service.Received] = []
-        for path in paths:
+        # Off the event loop: on a disk busy with Postgres's recovery, file operations can take
+        # long enough to delay the acks of the pushes arriving meanwhile.
+        for path, record in zip(paths, await asyncio.to_thread(_read_all, paths), strict=True):
             try:
-                body = orjson.loads(path.read_bytes())["body"].encode()
+                if record is None:
+                    raise ValueError("unreadable")
+                body = orjson.loads(record)["body"].encode()
                 received.append(service.Received(parse_push(body), body))
-            except (OSError, ValueError, KeyError, TypeError, InvalidPush):
+            except (ValueError, KeyError, TypeError, InvalidPush):
                 # Verified before it was spooled, so only damage gets here (a disk error, a
                 # hand edit): set it aside for a human instead of blocking every push after it.
-                self.spool.quarantine(path)
+                await self.spool.quarantine(path)
                 log.error("intake.spool.unreadable", record=path.name)
             else:
                 readable.append(path)
@@ -241,7 +254,7 @@ class Intake:
             return len(paths)
         # Committed: only now may the files go (a crash in between re-delivers them, and their
         # dedupe keys recognise them).
-        self.spool.remove(readable)
+        await self.spool.remove(readable)
         self._up(drained=len(readable))
         return len(paths)
 
@@ -262,11 +275,11 @@ class Intake:
                     self._refusals[path.name] = refusals
                     raise
                 self._refusals.pop(path.name, None)
-                self.spool.quarantine(path)
+                await self.spool.quarantine(path)
                 log.error("intake.spool.refused", record=path.name, **_error_fields(exc))
             else:
                 self._refusals.pop(path.name, None)
-                self.spool.remove([path])
+                await self.spool.remove([path])
 
     def _up(self, *, drained: int = 0) -> None:
         if not self.database_up:
@@ -295,6 +308,16 @@ class Intake:
                 continue
             failures += 1
             await loop.sleep(backoff_delay(failures, base=0.2, cap=2.0))
+
+
+def _read_all(paths: list[Path]) -> list[bytes | None]:
+    contents: list[bytes | None] = []
+    for path in paths:
+        try:
+            contents.append(path.read_bytes())
+        except OSError:
+            contents.append(None)
+    return contents
 
 
 def _error_fields(exc: BaseException) -> dict[str, str | None]:
