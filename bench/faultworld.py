@@ -375,6 +375,18 @@ class World:
             spool_rejected=len(list((self.spool_dir / "rejected").glob("*.rec"))),
         )
 
+    async def listening_connections(self) -> int:
+        """The worker's connections waiting on LISTEN (PgQueuer keeps one per queue loop)."""
+        db = await self._db()
+        try:
+            count = await db.fetchval(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE application_name = 'ordersync-worker-queue' AND query ILIKE 'LISTEN%'"
+            )
+        finally:
+            await db.close()
+        return int(count)
+
     async def diagnose(self, pushes: Sequence[Push]) -> str:
         """What is left undone, for a failure message: pending pushes, their orders' jobs, and
         the loops' complaints in the logs."""

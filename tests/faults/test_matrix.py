@@ -95,6 +95,8 @@ async def health_during_outage(world: World) -> None:
         await wait_for(all_ready, within=180, what="every loop running again")
         queue = {loop["name"]: loop for loop in (await readiness(queue_host))["loops"]}["queue"]
         assert queue["restarts"] > 0
+    # PgQueuer listens again, on a connection opened after the restart.
+    assert await world.listening_connections() == 1
 
 
 async def test_crash_for_3s_with_the_worker_inline() -> None:

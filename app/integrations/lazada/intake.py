@@ -28,7 +28,6 @@ import asyncio
 import errno
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import orjson
 import structlog
@@ -39,7 +38,7 @@ from app.exceptions import ServiceUnavailable
 from app.integrations.lazada import service
 from app.integrations.lazada.push import InvalidPush, LazadaPush, parse_push
 from app.kit.backoff import backoff_delay
-from app.kit.spool import Spool
+from app.kit.spool import Spool, SpoolFile, read_records
 from app.kit.supervisor import Loop
 from app.metrics import INTAKE_BATCH, SPOOL_WRITE_FAILURES
 from app.worker.queue import current_request_id
@@ -100,7 +99,7 @@ class Intake:
     database_up: bool = True
     _waiting: list[_Waiting] = field(default_factory=list)
     _flushers: set[asyncio.Task[None]] = field(default_factory=set)
-    _refusals: dict[str, int] = field(default_factory=dict)  # spool record -> times refused
+    _refusals: dict[tuple[str, int], int] = field(default_factory=dict)  # record -> refusals
 
     def __post_init__(self) -> None:
         if self.spool.depth():
@@ -223,63 +222,75 @@ class Intake:
     async def drain_once(self, batch: int = DRAIN_BATCH) -> int:
         """Move the oldest spooled pushes into the inbox in one statement. Returns how many
         left the spool; 0 with pushes left means the database is still away."""
-        paths = self.spool.oldest(batch)
-        if not paths:
+        files = self.spool.oldest(batch)
+        if not files:
             return 0
-        readable: list[Path] = []
-        received: list[service.Received] = []
         # Off the event loop: on a disk busy with Postgres's recovery, file operations can take
         # long enough to delay the acks of the pushes arriving meanwhile.
-        for path, record in zip(paths, await asyncio.to_thread(_read_all, paths), strict=True):
-            try:
-                if record is None:
-                    raise ValueError("unreadable")
-                body = orjson.loads(record)["body"].encode()
-                received.append(service.Received(parse_push(body), body))
-            except (ValueError, KeyError, TypeError, InvalidPush):
-                # Verified before it was spooled, so only damage gets here (a disk error, a
-                # hand edit): set it aside for a human instead of blocking every push after it.
-                await self.spool.quarantine(path)
-                log.error("intake.spool.unreadable", record=path.name)
-            else:
-                readable.append(path)
+        contents = await asyncio.to_thread(lambda: [read_records(file) for file in files])
+        readable: list[SpoolFile] = []
+        items: list[_Spooled] = []
+        for file, records in zip(files, contents, strict=True):
+            if records is None:
+                # Only damage gets here (a disk error): set the file aside for a human rather
+                # than block every push after it.
+                await self.spool.quarantine(file)
+                log.error("intake.spool.unreadable", file=file.path.name)
+                continue
+            readable.append(file)
+            for index, record in enumerate(records):
+                try:
+                    body = orjson.loads(record)["body"].encode()
+                    received = service.Received(parse_push(body), body)
+                except (ValueError, KeyError, TypeError, AttributeError, InvalidPush):
+                    # Verified before it was spooled: damage again (a hand edit, a bad sector).
+                    await self.spool.set_aside(file, index, record)
+                    log.error("intake.spool.unreadable", file=file.path.name, record=index)
+                else:
+                    items.append(_Spooled(file, index, record, received))
         try:
-            await self._store(received)
+            await self._store([item.received for item in items])
         except Exception as exc:
             if database_unavailable(exc):
                 self._down(exc)
-                return len(paths) - len(readable)
-            log.warning("intake.drain.batch_failed", pushes=len(received), **_error_fields(exc))
-            await self._drain_singly(readable, received)
-            return len(paths)
+                return 0
+            log.warning("intake.drain.batch_failed", pushes=len(items), **_error_fields(exc))
+            if not await self._drain_singly(items):
+                return 0
         # Committed: only now may the files go (a crash in between re-delivers them, and their
         # dedupe keys recognise them).
         await self.spool.remove(readable)
-        self._up(drained=len(readable))
-        return len(paths)
+        self._up(drained=len(items))
+        return sum(file.records for file in files)
 
-    async def _drain_singly(self, paths: list[Path], received: list[service.Received]) -> None:
+    async def _drain_singly(self, items: list[_Spooled]) -> bool:
         """A batch Postgres refused as a whole: store its pushes one by one, so that only a
         push whose values Postgres keeps refusing is set aside (``rejected/``, for a human).
-        Any other failure keeps every file and fails the drainer, which the supervisor starts
-        again after a backoff: a push is never set aside for a reason that is not its own."""
-        for path, item in zip(paths, received, strict=True):
+        False: the database went away meanwhile (the files stay; what was stored is recognised
+        by its dedupe key next time). Any other failure keeps the files and fails the drainer,
+        which the supervisor starts again after a backoff: a push is never set aside for a
+        reason that is not its own."""
+        for item in items:
+            key = (item.file.path.name, item.index)
             try:
-                await self._store([item])
+                await self._store([item.received])
             except Exception as exc:
                 if database_unavailable(exc):
                     self._down(exc)
-                    return
-                refusals = self._refusals.get(path.name, 0) + 1
+                    return False
+                refusals = self._refusals.get(key, 0) + 1
                 if not value_refused(exc) or refusals < REFUSALS_BEFORE_QUARANTINE:
-                    self._refusals[path.name] = refusals
+                    self._refusals[key] = refusals
                     raise
-                self._refusals.pop(path.name, None)
-                await self.spool.quarantine(path)
-                log.error("intake.spool.refused", record=path.name, **_error_fields(exc))
-            else:
-                self._refusals.pop(path.name, None)
-                await self.spool.remove([path])
+                await self.spool.set_aside(item.file, item.index, item.record)
+                log.error(
+                    "intake.spool.refused",
+                    file=item.file.path.name,
+                    record=item.index,
+                    **_error_fields(exc),
+                )
+            self._refusals.pop(key, None)
+        return True
 
     def _up(self, *, drained: int = 0) -> None:
         if not self.database_up:
@@ -310,14 +321,14 @@ class Intake:
             await loop.sleep(backoff_delay(failures, base=0.2, cap=2.0))
 
 
-def _read_all(paths: list[Path]) -> list[bytes | None]:
-    contents: list[bytes | None] = []
-    for path in paths:
-        try:
-            contents.append(path.read_bytes())
-        except OSError:
-            contents.append(None)
-    return contents
+@dataclass(frozen=True, slots=True)
+class _Spooled:
+    """One record of a spool file, parsed."""
+
+    file: SpoolFile
+    index: int
+    record: bytes
+    received: service.Received
 
 
 def _error_fields(exc: BaseException) -> dict[str, str | None]:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.integrations.lazada.intake import Intake
 from app.kit.server import BackgroundServer
-from app.kit.spool import Spool
+from app.kit.spool import Spool, SpoolFile, read_records
 from app.main import create_app
 from tests.fixtures.processes import ROOT, clean_environment, free_port
 from tests.fixtures.services import APP_KEY, APP_SECRET, make_settings, wait_for
@@ -40,9 +40,18 @@ def _write(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def _line_of(record: Path) -> str:
-    push = json.loads(orjson.loads(record.read_bytes())["body"])
-    return str(push["data"]["trade_order_line_id"])
+def _mkdir(path: Path) -> None:
+    path.mkdir()
+
+
+def _lines_in(files: list[SpoolFile]) -> list[str]:
+    """The order lines of the pushes the spool files hold, in their order."""
+    lines = []
+    for file in files:
+        for record in read_records(file) or []:
+            push = json.loads(orjson.loads(record)["body"])
+            lines.append(str(push["data"]["trade_order_line_id"]))
+    return lines
 
 
 def _replace_with_a_file(directory: Path) -> None:
@@ -57,15 +66,30 @@ class TestTheSpoolOnDisk:
         self, tmp_path: Path
     ) -> None:
         first = Spool(tmp_path)
-        for n in range(5):
+        for n in range(3):
             await first.append(_record(trade_push(line_id=str(n))))
+        await asyncio.gather(*(first.append(_record(trade_push(line_id=str(n)))) for n in (3, 4)))
         (tmp_path / "half-written.tmp").write_bytes(b"{")  # a write the crash cut short
         assert first.oldest_age() >= 0
 
         second = Spool(tmp_path)  # the next start
         assert second.depth() == 5
         assert _files(tmp_path, "*.tmp") == []
-        assert [_line_of(path) for path in second.oldest(10)] == ["0", "1", "2", "3", "4"]
+        assert _lines_in(second.oldest(10)) == ["0", "1", "2", "3", "4"]
+
+    async def test_pushes_arriving_together_share_one_fsync(self, tmp_path: Path) -> None:
+        """Group commit: while one file is written, the records arriving meanwhile wait for the
+        next one, together, in arrival order."""
+        spool = Spool(tmp_path)
+        await asyncio.gather(
+            *(spool.append(_record(trade_push(line_id=str(n)))) for n in range(300))
+        )
+        files = spool.oldest(1000)
+        assert spool.depth() == 300
+        assert sum(file.records for file in files) == 300
+        assert len(files) <= 3, "one file (one fsync) per batch, not per record"
+        assert _lines_in(files) == [str(n) for n in range(300)]
+        assert [file.records for file in spool.oldest(1)] == [files[0].records]
 
     async def test_a_failed_write_leaves_nothing_behind(self, tmp_path: Path) -> None:
         spool = Spool(tmp_path / "spool")
@@ -189,18 +213,27 @@ class TestDrainingAtTheNextStart:
         bodies = [trade_push(order_id=f"9{n}", line_id=f"90{n}") for n in range(6)]
         for body in bodies[:3]:
             await spool.append(_record(body))
-        damaged = tmp_path / f"{spool.oldest(3)[-1].name[:20]}-1-99999999.rec"
-        _write(damaged, b"\x00garbage")  # damage on disk, among the good records
-        for body in bodies[3:]:
+        # Damage on disk among the good records: a file that cannot be read at all, and a file
+        # with a good record and a bad one.
+        stamp = f"{int(spool.oldest(3)[-1].path.name[:20]) + 1:020d}"  # just after the 3rd
+        unreadable = tmp_path / f"{stamp}-1-99999998.rec"
+        _mkdir(unreadable)
+        half_bad = tmp_path / f"{stamp}-1-99999999.rec"
+        _write(half_bad, _record(bodies[3]) + b"\n\x00garbage\n")
+        for body in bodies[4:]:
             await spool.append(_record(body))
 
         # The next process, with the database back.
         intake = Intake(engine, Spool(tmp_path), db_timeout=0.3)
+        assert intake.spool.depth() == 8  # two records in the half-bad file, one for the other
         drained = []
         while intake.spool.depth():
             drained.append(await intake.drain_once(batch=2))
-        assert drained == [2, 2, 2, 1]
-        assert _files(tmp_path / "rejected", "*") == [tmp_path / "rejected" / damaged.name]
+        assert sum(drained) == 8
+        assert _files(tmp_path / "rejected", "*") == [
+            tmp_path / "rejected" / unreadable.name,
+            tmp_path / "rejected" / f"{half_bad.stem}-1.rec",
+        ]
         async with sessionmaker() as session:
             rows = (
                 await session.execute(
