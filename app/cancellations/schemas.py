@@ -3,14 +3,19 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, StringConstraints, field_validator
 
 from app.kit.schemas import Schema
-from app.kit.text import is_ascii_digits
+from app.kit.text import StorableText
 
-ORDER_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$"
+MAX_ITEMS = 200
+# Item ids are the marketplace's numbers (Lazada's order_item_id): 1-20 ASCII digits.
+ITEM_ID_PATTERN = r"^[0-9]{1,20}$"
+ItemId = Annotated[str, StringConstraints(pattern=ITEM_ID_PATTERN)]
+# The same ids in a query parameter, which may also be comma-separated.
+ITEM_IDS_QUERY_PATTERN = rf"^[0-9]{{1,20}}(,[0-9]{{1,20}}){{0,{MAX_ITEMS - 1}}}$"
 
 
 class CancelReason(enum.StrEnum):
@@ -23,21 +28,24 @@ class CancelReason(enum.StrEnum):
 
 
 class CancellationCreate(Schema):
-    item_ids: list[str] | None = Field(
+    item_ids: list[ItemId] | None = Field(
         default=None,
         min_length=1,
-        max_length=200,
+        max_length=MAX_ITEMS,
         description="Items to cancel (Lazada). Omit to cancel every item; Shoplazza and Newegg "
         "cancel whole orders only.",
     )
     reason: CancelReason
-    marketplace_reason_id: str | None = Field(
+    marketplace_reason_id: Annotated[str, StorableText(max_length=64)] | None = Field(
         default=None,
-        max_length=64,
         description="Use this marketplace reason instead of mapping `reason` "
         "(a Lazada `reason_id` from cancel-options, or a Newegg code 24/72/73/74).",
     )
-    note: str | None = Field(default=None, max_length=500)
+    note: Annotated[str, StorableText(max_length=500)] | None = Field(
+        default=None,
+        description="Stored with the cancellation; Shoplazza also gets it in its free-text "
+        "cancel reason.",
+    )
     allow_package_cascade: bool = Field(
         default=False,
         description="Lazada: cancelling a packed item cancels its whole package. Without this, "
@@ -46,13 +54,8 @@ class CancellationCreate(Schema):
 
     @field_validator("item_ids")
     @classmethod
-    def _clean_ids(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        for item in value:
-            if not is_ascii_digits(item) or len(item) > 20:
-                raise ValueError("item ids are the marketplace's numeric ids")
-        return list(dict.fromkeys(value))
+    def _unique_ids(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else list(dict.fromkeys(value))
 
     model_config = {
         "json_schema_extra": {
