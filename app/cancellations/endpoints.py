@@ -4,7 +4,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import StringConstraints
 
 from app.accounts.service import AccountNotFound
 from app.api_keys.schemas import Scope
@@ -20,15 +19,15 @@ from app.cancellations.errors import (
     RemoteOrderNotFound,
 )
 from app.cancellations.schemas import (
-    ITEM_IDS_QUERY_PATTERN,
     MAX_ITEMS,
     Cancellation,
     CancellationCreate,
     CancelOptions,
+    ItemIdsQuery,
 )
 from app.cancellations.service import cancellation as cancellation_service
 from app.db import SessionDep
-from app.exceptions import AppError, UnprocessableEntity
+from app.exceptions import AppError
 from app.orders.schemas import OrderIdPath
 from app.worker.context import WorkerContext
 
@@ -68,18 +67,15 @@ async def cancel_options(
     account_id: uuid.UUID,
     order_id: OrderIdPath,
     item_ids: Annotated[
-        list[Annotated[str, StringConstraints(pattern=ITEM_IDS_QUERY_PATTERN)]] | None,
+        ItemIdsQuery | None,
         Query(
-            max_length=MAX_ITEMS,
             description=f"Items to ask about (repeat, or comma-separate; at most {MAX_ITEMS}). "
             "Default: all.",
         ),
     ] = None,
 ) -> CancelOptions:
-    ids = list(dict.fromkeys(i for raw in item_ids or [] for i in raw.split(",")))
-    if len(ids) > MAX_ITEMS:
-        raise UnprocessableEntity(f"Ask about at most {MAX_ITEMS} items at a time.")
-    return await cancellation_service.options(_ctx(request), account_id, order_id, ids or None)
+    ids = list(dict.fromkeys(item_ids or [])) or None
+    return await cancellation_service.options(_ctx(request), account_id, order_id, ids)
 
 
 @router.post(

@@ -5,7 +5,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, field_validator
+from annotated_types import MaxLen
+from pydantic import BeforeValidator, Field, StringConstraints, field_validator
 
 from app.kit.schemas import Schema
 from app.kit.text import StorableText
@@ -13,9 +14,20 @@ from app.kit.text import StorableText
 MAX_ITEMS = 200
 # Item ids are the marketplace's numbers (Lazada's order_item_id): 1-20 ASCII digits.
 ITEM_ID_PATTERN = r"^[0-9]{1,20}$"
-ItemId = Annotated[str, StringConstraints(pattern=ITEM_ID_PATTERN)]
-# The same ids in a query parameter, which may also be comma-separated.
-ITEM_IDS_QUERY_PATTERN = rf"^[0-9]{{1,20}}(,[0-9]{{1,20}}){{0,{MAX_ITEMS - 1}}}$"
+ItemId = Annotated[str, StringConstraints(max_length=20, pattern=ITEM_ID_PATTERN)]
+
+
+def _split_commas(value: Any) -> Any:
+    """``?item_ids=1,2&item_ids=3`` means ``["1", "2", "3"]``."""
+    if not isinstance(value, list):
+        return value
+    return [
+        part for item in value for part in (item.split(",") if isinstance(item, str) else [item])
+    ]
+
+
+# Item ids in a query parameter: repeated, or comma-separated, at most MAX_ITEMS in all.
+ItemIdsQuery = Annotated[list[ItemId], BeforeValidator(_split_commas), MaxLen(MAX_ITEMS)]
 
 
 class CancelReason(enum.StrEnum):

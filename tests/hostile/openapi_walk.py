@@ -105,14 +105,14 @@ class Walker:
             schema = node
         return schema
 
-    def _non_null(self, schema: dict[str, Any]) -> dict[str, Any]:
+    def plain(self, schema: dict[str, Any]) -> dict[str, Any]:
         """``schema`` without its ``null`` alternative (``X | None``), references resolved."""
         schema = self.resolve(schema)
         for key in ("anyOf", "oneOf"):
             options = [s for s in schema.get(key, []) if self.resolve(s).get("type") != "null"]
             if len(options) == 1:
                 rest = {k: v for k, v in schema.items() if k != key}
-                return self._non_null({**rest, **self.resolve(options[0])})
+                return self.plain({**rest, **self.resolve(options[0])})
         return schema
 
     def operations(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -122,7 +122,7 @@ class Walker:
                     yield method, path, item[method]
 
     def kind(self, schema: dict[str, Any]) -> str:
-        schema = self._non_null(schema)
+        schema = self.plain(schema)
         if schema.get("type") == "array":
             return self.kind(schema.get("items", {}))
         if schema.get("format") == "date-time":
@@ -150,26 +150,29 @@ class Walker:
                     )
                 )
             for index, schema in enumerate(self.variants(operation)):
-                for name, kind in self.fields(schema):
-                    found.append(Target(method, path, "body", name, kind, index))
+                for name, leaf in self.fields(schema):
+                    found.append(Target(method, path, "body", name, self.kind(leaf), index))
         return found
 
-    def fields(self, schema: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
-        """Every leaf of a body schema, nested objects and arrays included."""
-        schema = self._non_null(schema)
+    def fields(
+        self, schema: dict[str, Any], prefix: str = ""
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every leaf of a body schema (its path and schema), nested objects and arrays
+        included."""
+        schema = self.plain(schema)
         if schema.get("type") == "array":
             yield from self.fields(schema.get("items", {}), prefix + "[]")
         elif schema.get("type") == "object" or "properties" in schema:
             for name, child in schema.get("properties", {}).items():
                 yield from self.fields(child, f"{prefix}.{name}" if prefix else name)
         else:
-            yield prefix, self.kind(schema)
+            yield prefix, schema
 
     def sample(self, schema: dict[str, Any], name: str = "") -> Any:
         """A valid value for ``schema``."""
         if name in self.known:
             return self.known[name]()
-        schema = self._non_null(schema)
+        schema = self.plain(schema)
         if "const" in schema:
             return schema["const"]
         for key in ("enum", "examples"):
