@@ -2,11 +2,11 @@
 the values that used to reach Postgres and fail there as 500s: NUL, lone surrogates, 10,000
 characters, integers past 64 bits, dates Postgres or Python cannot convert.
 
-Schemathesis generates from the schema, so it never sends what the schema forbids in a way
-our validators had missed (it did not find ``GET .../orders/%00``). This walk sends exactly
-those values, over one keep-alive connection, and checks that each is refused by validation:
-not a 500, not the database's refusal (``invalid_value``), and not at the price of the
-connection.
+Schemathesis generates values from the schema, and where the schema allows any string it
+sends NUL or a lone surrogate only by chance (it never found ``GET .../orders/%00``). This walk
+sends exactly those values, over one keep-alive connection, and checks that validation refuses
+each: not a 500, not the database's refusal (``invalid_value``, the safety net), and not at the
+price of the connection.
 """
 
 from __future__ import annotations
