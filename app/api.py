@@ -18,7 +18,11 @@ router = APIRouter(
         400: BadRequest.schema(),
         401: Unauthorized.schema(),
         403: InsufficientScope.schema(),
-        422: UnprocessableEntity.schema(),
+        422: {
+            **UnprocessableEntity.schema(),
+            "description": "Request is not valid (`code`: `validation_error`; `invalid_value` "
+            "when a value got past validation but the database refused it)",
+        },
     },
 )
 # /v1/accounts

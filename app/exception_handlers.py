@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import traceback
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import structlog
+from asyncpg.exceptions import _base as asyncpg_base
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.exceptions import AppError
+from app.exceptions import AppError, UnprocessableEntity
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +87,70 @@ def app_error_response(request: Request, exc: AppError) -> JSONResponse:
     )
 
 
+class InvalidValue(UnprocessableEntity):
+    code = "invalid_value"
+    title = "A value in the request cannot be stored"
+
+
+# What the database refuses as a value: SQLSTATE class 22, "data exception" (NUL or
+# untranslatable characters, a string too long for its column, a number or a date out of range,
+# text that is not a number...), and asyncpg's own refusal to encode an argument (a lone
+# surrogate, an int past 64 bits, a datetime that overflows in UTC), a different class also
+# named DataError.
+_REFUSED_VALUE = (asyncpg.exceptions.DataError, asyncpg_base.DataError)
+_APP_DIR = Path(__file__).resolve().parent
+
+
+def refused_value(exc: BaseException) -> BaseException | None:
+    """The database's refusal of a value behind ``exc`` (itself, or what SQLAlchemy wraps)."""
+    current: BaseException | None = exc
+    for _ in range(5):  # DBAPIError -> adapter error -> asyncpg error, with room to spare
+        if current is None or isinstance(current, _REFUSED_VALUE):
+            return current
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return None
+
+
+def invalid_value_error(exc: BaseException, path: str) -> InvalidValue | None:
+    """A 422 for an error the database raised because of a value; None for any other error.
+
+    The safety net under request validation, which should have refused the value first: this
+    is logged as the bug it is, with where it happened but never the value (it may be a
+    secret). The session's rollback leaves the connection usable; answering here rather than
+    as an unexpected error also keeps the client's keep-alive connection open.
+    """
+    refused = refused_value(exc)
+    if refused is None:
+        return None
+    log.warning(
+        "http.invalid_value_reached_database",
+        path=path,
+        error_type=type(refused).__name__,
+        sqlstate=getattr(refused, "sqlstate", None),
+        where=_where(exc),
+    )
+    return InvalidValue(
+        "A value in the request cannot be stored: text must not contain NUL characters or "
+        "invalid Unicode, and numbers and dates must be within their documented ranges."
+    )
+
+
+def _where(exc: BaseException) -> str | None:
+    """The innermost line of our own code the error passed through, as ``app/x.py:12``."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.startswith(str(_APP_DIR)):
+            return f"{Path(frame.filename).relative_to(_APP_DIR.parent)}:{frame.lineno}"
+    return None
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    error = invalid_value_error(exc, request.url.path)
+    if error is None:
+        raise exc  # not about a value: the unexpected error it is (500)
+    return app_error_response(request, error)
+
+
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     return app_error_response(request, exc)
@@ -126,4 +195,6 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for database_error in (DBAPIError, *_REFUSED_VALUE):
+        app.add_exception_handler(database_error, _database_error)
     app.add_exception_handler(Exception, _unhandled)

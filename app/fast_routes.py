@@ -25,7 +25,12 @@ import structlog
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from app.exception_handlers import PROBLEM_JSON, app_error_body, unexpected_error_body
+from app.exception_handlers import (
+    PROBLEM_JSON,
+    app_error_body,
+    invalid_value_error,
+    unexpected_error_body,
+)
 from app.exceptions import AppError
 from app.middleware import REQUEST_ID_HEADER, request_id_from
 
@@ -126,6 +131,8 @@ class OrderSyncApp(FastAPI):
 
 def _error_answer(exc: Exception, path: str) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
     """What the app's exception handlers would answer: the error's problem+json, or a 500."""
+    if not isinstance(exc, AppError):
+        exc = invalid_value_error(exc, path) or exc
     if isinstance(exc, AppError):
         headers = [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]
         return exc.status_code, orjson.dumps(app_error_body(exc, path)), headers

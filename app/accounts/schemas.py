@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, SecretStr
 
 from app.kit.schemas import Schema
+from app.kit.time import Moment
 
 Country = Literal["sg", "my", "vn", "th", "ph", "id"]
 NeweggSite = Literal["us", "b2b", "ca"]
@@ -28,8 +29,8 @@ class LazadaAccountCreate(Schema):
     country: Country
     access_token: Secret
     refresh_token: Secret
-    access_token_expires_at: datetime | None = None
-    refresh_token_expires_at: datetime | None = None
+    access_token_expires_at: Moment | None = None
+    refresh_token_expires_at: Moment | None = None
 
 
 class ShoplazzaAccountCreate(Schema):
@@ -94,8 +95,8 @@ class TokensUpdate(Schema):
 
     access_token: Secret
     refresh_token: Secret
-    access_token_expires_at: datetime | None = None
-    refresh_token_expires_at: datetime | None = None
+    access_token_expires_at: Moment | None = None
+    refresh_token_expires_at: Moment | None = None
 
 
 class Account(Schema):

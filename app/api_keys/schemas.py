@@ -5,10 +5,12 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field
 
 from app.kit.schemas import Schema
+from app.kit.text import StorableText
 
 
 class Scope(enum.StrEnum):
@@ -27,7 +29,7 @@ ALL_SCOPES = frozenset(Scope)
 
 
 class ApiKeyCreate(Schema):
-    name: str = Field(min_length=1, max_length=100, examples=["erp-prod"])
+    name: Annotated[str, StorableText(min_length=1, max_length=100)] = Field(examples=["erp-prod"])
     scopes: list[Scope] = Field(min_length=1, examples=[["orders:read", "orders:cancel"]])
 
 

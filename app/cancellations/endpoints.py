@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from app.accounts.service import AccountNotFound
 from app.api_keys.schemas import Scope
@@ -19,19 +19,21 @@ from app.cancellations.errors import (
     RemoteOrderNotFound,
 )
 from app.cancellations.schemas import (
-    ORDER_ID_PATTERN,
+    MAX_ITEMS,
     Cancellation,
     CancellationCreate,
     CancelOptions,
+    ItemIdsQuery,
 )
 from app.cancellations.service import cancellation as cancellation_service
 from app.db import SessionDep
 from app.exceptions import AppError
+from app.orders.schemas import OrderIdPath
 from app.worker.context import WorkerContext
 
 router = APIRouter(tags=["cancellations"])
 
-OrderId = Annotated[str, Path(pattern=ORDER_ID_PATTERN, examples=["446156718969495"])]
+IDEMPOTENCY_KEY_MAX = 255  # cancellations.idempotency_key is a varchar(255)
 
 
 def _ctx(request: Request) -> WorkerContext:
@@ -63,13 +65,16 @@ def _refusal_docs(*errors: type[AppError]) -> dict[int | str, dict[str, object]]
 async def cancel_options(
     request: Request,
     account_id: uuid.UUID,
-    order_id: OrderId,
+    order_id: OrderIdPath,
     item_ids: Annotated[
-        list[str] | None,
-        Query(description="Items to ask about (repeat, or comma-separate). Default: all."),
+        ItemIdsQuery | None,
+        Query(
+            description=f"Items to ask about (repeat, or comma-separate; at most {MAX_ITEMS}). "
+            "Default: all.",
+        ),
     ] = None,
 ) -> CancelOptions:
-    ids = [i for raw in item_ids or [] for i in raw.split(",") if i] or None
+    ids = list(dict.fromkeys(item_ids or [])) or None
     return await cancellation_service.options(_ctx(request), account_id, order_id, ids)
 
 
@@ -104,14 +109,25 @@ async def create_cancellation(
     request: Request,
     response: Response,
     account_id: uuid.UUID,
-    order_id: OrderId,
+    order_id: OrderIdPath,
     data: CancellationCreate,
     idempotency_key: Annotated[
         str | None,
-        Header(alias="Idempotency-Key", description="A unique key per logical cancel request."),
+        Header(
+            alias="Idempotency-Key",
+            description="A unique key per logical cancel request: 1-255 printable characters "
+            "(otherwise `400 idempotency_key_required`).",
+            # Documented, not enforced by FastAPI: every bad key gets the one 400 below.
+            json_schema_extra={"minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
+        ),
     ] = None,
 ) -> Cancellation:
-    if not idempotency_key or len(idempotency_key) > 255 or not idempotency_key.isprintable():
+    # isprintable() also refuses NUL and every other control character.
+    if (
+        not idempotency_key
+        or len(idempotency_key) > IDEMPOTENCY_KEY_MAX
+        or not idempotency_key.isprintable()
+    ):
         raise IdempotencyKeyRequired()
     found, replayed = await cancellation_service.create(
         _ctx(request), account_id, order_id, data, idempotency_key
@@ -132,7 +148,7 @@ async def create_cancellation(
     responses={404: AccountNotFound.schema()},
 )
 async def list_cancellations(
-    account_id: uuid.UUID, order_id: OrderId, session: SessionDep
+    account_id: uuid.UUID, order_id: OrderIdPath, session: SessionDep
 ) -> list[Cancellation]:
     found = await cancellation_service.list_for_order(session, account_id, order_id)
     return [Cancellation.model_validate(c) for c in found]

@@ -3,14 +3,31 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from annotated_types import MaxLen
+from pydantic import BeforeValidator, Field, StringConstraints, field_validator
 
 from app.kit.schemas import Schema
-from app.kit.text import is_ascii_digits
+from app.kit.text import StorableText
 
-ORDER_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$"
+MAX_ITEMS = 200
+# Item ids are the marketplace's numbers (Lazada's order_item_id): 1-20 ASCII digits.
+ITEM_ID_PATTERN = r"^[0-9]{1,20}$"
+ItemId = Annotated[str, StringConstraints(max_length=20, pattern=ITEM_ID_PATTERN)]
+
+
+def _split_commas(value: Any) -> Any:
+    """``?item_ids=1,2&item_ids=3`` means ``["1", "2", "3"]``."""
+    if not isinstance(value, list):
+        return value
+    return [
+        part for item in value for part in (item.split(",") if isinstance(item, str) else [item])
+    ]
+
+
+# Item ids in a query parameter: repeated, or comma-separated, at most MAX_ITEMS in all.
+ItemIdsQuery = Annotated[list[ItemId], BeforeValidator(_split_commas), MaxLen(MAX_ITEMS)]
 
 
 class CancelReason(enum.StrEnum):
@@ -23,21 +40,24 @@ class CancelReason(enum.StrEnum):
 
 
 class CancellationCreate(Schema):
-    item_ids: list[str] | None = Field(
+    item_ids: list[ItemId] | None = Field(
         default=None,
         min_length=1,
-        max_length=200,
+        max_length=MAX_ITEMS,
         description="Items to cancel (Lazada). Omit to cancel every item; Shoplazza and Newegg "
         "cancel whole orders only.",
     )
     reason: CancelReason
-    marketplace_reason_id: str | None = Field(
+    marketplace_reason_id: Annotated[str, StorableText(max_length=64)] | None = Field(
         default=None,
-        max_length=64,
         description="Use this marketplace reason instead of mapping `reason` "
         "(a Lazada `reason_id` from cancel-options, or a Newegg code 24/72/73/74).",
     )
-    note: str | None = Field(default=None, max_length=500)
+    note: Annotated[str, StorableText(max_length=500)] | None = Field(
+        default=None,
+        description="Stored with the cancellation; Shoplazza also gets it in its free-text "
+        "cancel reason.",
+    )
     allow_package_cascade: bool = Field(
         default=False,
         description="Lazada: cancelling a packed item cancels its whole package. Without this, "
@@ -46,13 +66,8 @@ class CancellationCreate(Schema):
 
     @field_validator("item_ids")
     @classmethod
-    def _clean_ids(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        for item in value:
-            if not is_ascii_digits(item) or len(item) > 20:
-                raise ValueError("item ids are the marketplace's numeric ids")
-        return list(dict.fromkeys(value))
+    def _unique_ids(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else list(dict.fromkeys(value))
 
     model_config = {
         "json_schema_extra": {

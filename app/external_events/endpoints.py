@@ -11,12 +11,19 @@ from app.db import SessionDep
 from app.external_events.schemas import WebhookEvent
 from app.external_events.service import EventNotFound, EventNotReplayable
 from app.external_events.service import external_event as external_event_service
-from app.kit.pagination import Page, decode_cursor, encode_cursor
+from app.kit.pagination import (
+    MAX_BIGINT,
+    InvalidCursor,
+    Page,
+    cursor_id,
+    decode_cursor,
+    encode_cursor,
+)
 from app.models import EventState
 
 router = APIRouter(prefix="/webhook-events", tags=["webhook events"])
 
-EventId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+EventId = Annotated[int, Path(ge=1, le=MAX_BIGINT)]
 
 
 @router.get(
@@ -24,6 +31,7 @@ EventId = Annotated[int, Path(ge=1, le=2**63 - 1)]
     response_model=Page[WebhookEvent],
     summary="List received pushes, newest first",
     dependencies=[require_scope(Scope.events_read)],
+    responses={400: InvalidCursor.schema()},
 )
 async def list_events(
     session: SessionDep,
@@ -34,8 +42,8 @@ async def list_events(
 ) -> Page[WebhookEvent]:
     after_id = None
     if cursor:
-        (value, *_) = decode_cursor(cursor) or [0]
-        after_id = int(value)
+        (value,) = decode_cursor(cursor, length=1)
+        after_id = cursor_id(value)
     events = await external_event_service.list(
         session, state=state, account_id=account_id, after_id=after_id, limit=limit
     )

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from fastapi import APIRouter, Query
 
@@ -10,10 +9,19 @@ from app.accounts.service import account as account_service
 from app.api_keys.schemas import Scope
 from app.auth import require_scope
 from app.db import SessionDep
-from app.kit.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
-from app.orders.schemas import Order, OrderSummary, order_detail, order_summary
+from app.kit.pagination import (
+    InvalidCursor,
+    Page,
+    cursor_id,
+    cursor_moment,
+    decode_cursor,
+    encode_cursor,
+)
+from app.kit.time import Moment
+from app.orders.schemas import Order, OrderIdPath, OrderSummary, order_detail, order_summary
 from app.orders.service import OrderNotFound
 from app.orders.service import order as order_service
+from app.orders.statuses import ItemStatus
 
 router = APIRouter(tags=["orders"])
 
@@ -25,7 +33,7 @@ router = APIRouter(tags=["orders"])
     dependencies=[require_scope(Scope.orders_read)],
     responses={404: OrderNotFound.schema()},
 )
-async def get_order(account_id: uuid.UUID, order_id: str, session: SessionDep) -> Order:
+async def get_order(account_id: uuid.UUID, order_id: OrderIdPath, session: SessionDep) -> Order:
     return order_detail(await order_service.get(session, account_id, order_id))
 
 
@@ -41,10 +49,12 @@ async def get_order(account_id: uuid.UUID, order_id: str, session: SessionDep) -
 async def list_orders(
     session: SessionDep,
     account_id: uuid.UUID | None = Query(default=None),
-    item_status: str | None = Query(
-        default=None, max_length=64, description="Orders with at least one item in this status."
+    item_status: ItemStatus | None = Query(
+        default=None, description="Orders with at least one item in this status."
     ),
-    updated_since: datetime | None = Query(default=None),
+    updated_since: Moment | None = Query(
+        default=None, description="Orders we changed at or after this moment (UTC without offset)."
+    ),
     cursor: str | None = Query(default=None, max_length=200),
     limit: int = Query(default=50, ge=1, le=200),
 ) -> Page[OrderSummary]:
@@ -52,11 +62,8 @@ async def list_orders(
         await account_service.get(session, account_id)
     after = None
     if cursor:
-        values = decode_cursor(cursor)
-        try:
-            after = (datetime.fromisoformat(str(values[0])), int(values[1]))
-        except (ValueError, IndexError):
-            raise InvalidCursor("Pass back a next_cursor value unchanged.") from None
+        moment, order_id = decode_cursor(cursor, length=2)
+        after = (cursor_moment(moment), cursor_id(order_id))
     orders = await order_service.list(
         session,
         account_id=account_id,

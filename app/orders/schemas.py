@@ -3,11 +3,25 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import Field
 
 from app.kit.schemas import Schema
+
+# A marketplace's order id: Lazada's and Newegg's are numbers, Shoplazza's letters, digits and
+# "-"; at most 64 characters, what every column holding one takes.
+ORDER_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$"
+OrderIdPath = Annotated[
+    str,
+    Path(
+        pattern=ORDER_ID_PATTERN,
+        max_length=64,
+        examples=["446156718969495"],
+        description="The marketplace's order id (letters, digits, `-` and `_`).",
+    ),
+]
 
 
 class StatusChange(Schema):

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.exceptions import NotFound
@@ -15,26 +16,15 @@ from app.kit.locking import advisory_xact_lock
 from app.kit.time import utc_now
 from app.models import Order
 from app.orders.repository import NewStatusChange, OrderRepository
+from app.orders.statuses import FORWARD, KNOWN
 
-# Lazada's usual forward path (lazada.md §4). Used only to break ties between two reports with
-# the same one-second timestamp: the later stage wins. Unknown statuses rank with the last.
-_FORWARD = [
-    "unpaid",
-    "pending",
-    "packed",
-    "repacked",
-    "ready_to_ship_pending",
-    "ready_to_ship",
-    "shipping",
-    "shipped",
-    "delivered",
-    "confirmed",
-]
-_RANK = {status: rank for rank, status in enumerate(_FORWARD)}
+log = structlog.get_logger(__name__)
+
+_RANK: dict[str, int] = {status: rank for rank, status in enumerate(FORWARD)}
 
 
 def _rank(status: str) -> int:
-    return _RANK.get(status, len(_FORWARD))
+    return _RANK.get(status, len(FORWARD))
 
 
 def is_newer(
@@ -89,6 +79,14 @@ class OrderService:
         changes: list[tuple[str, str | None, FetchedItem]] = []  # (item, from status, report)
         stale = 0
         for report in fetched.items:
+            if report.status not in KNOWN:
+                # Stored as reported, but GET /v1/orders cannot filter by it until it is added
+                # to ``ItemStatus``.
+                log.warning(
+                    "order.item_status_unknown",
+                    status=report.status,
+                    order_id=fetched.external_order_id,
+                )
             item = held.get(report.external_item_id)
             if item is None:
                 new.append(report)

@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import Field, field_validator
 
 from app.kit.schemas import Schema
+from app.kit.time import Moment, utc_now
 
 
 class BackfillRequest(Schema):
-    since: datetime = Field(
+    since: Moment = Field(
         description="Load every order updated since this moment (a date-time; UTC when it "
         "carries no offset).",
         examples=["2026-01-01T00:00:00Z"],
@@ -18,8 +19,7 @@ class BackfillRequest(Schema):
     @field_validator("since")
     @classmethod
     def _in_the_past(cls, value: datetime) -> datetime:
-        value = value if value.tzinfo else value.replace(tzinfo=UTC)
-        if value >= datetime.now(UTC):
+        if value >= utc_now():
             raise ValueError("must be in the past")
         return value
 

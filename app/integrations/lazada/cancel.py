@@ -23,17 +23,26 @@ from app.integrations.lazada.client import LazadaClient
 from app.integrations.lazada.jobs import enqueue_order_sync
 from app.integrations.lazada.schemas import LazadaOrderItem, LazadaReasonOption
 from app.integrations.lazada.tokens import AccountNeedsReauth, with_fresh_token
+from app.orders.statuses import ItemStatus
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
 # "Only order items with the Pending ~ Ready To Ship status can be cancelled."
-CANCELLABLE = frozenset({"pending", "packed", "repacked", "ready_to_ship_pending", "ready_to_ship"})
+CANCELLABLE = frozenset(
+    {
+        ItemStatus.pending,
+        ItemStatus.packed,
+        ItemStatus.repacked,
+        ItemStatus.ready_to_ship_pending,
+        ItemStatus.ready_to_ship,
+    }
+)
 # A packed item cancels its whole package ("other order items in the same package will also
 # be cancelled").
-PACKAGED = frozenset({"packed", "repacked", "ready_to_ship_pending", "ready_to_ship"})
-CANCELLED = frozenset({"canceled", "cancelled"})
+PACKAGED = CANCELLABLE - {ItemStatus.pending}
+CANCELLED = frozenset({ItemStatus.canceled, ItemStatus.cancelled})
 
 # Reason ids differ per country, so we match Lazada's reason names.
 _KEYWORDS: dict[CancelReason, tuple[str, ...]] = {
