@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import asyncpg
 import orjson
 import structlog
+from asyncpg.exceptions import _base as asyncpg_base
 from fastapi import Depends, Request
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
@@ -87,13 +88,36 @@ def database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
+# What Postgres refuses as a value: SQLSTATE class 22, "data exception" (NUL or untranslatable
+# characters, a string too long for its column, a number or a date out of range, text that is
+# not a number...), which asyncpg raises as subclasses of its DataError, and asyncpg's own
+# refusal to encode an argument (a lone surrogate, an int past 64 bits, a datetime that
+# overflows in UTC), a different class also named DataError.
+DATA_ERRORS = (asyncpg.exceptions.DataError, asyncpg_base.DataError)
+
+
+def refused_value(exc: BaseException, *, constraints: bool = True) -> BaseException | None:
+    """The error behind ``exc`` (itself, or what SQLAlchemy wraps) by which the statement's
+    values were refused: a data exception (class 22, or asyncpg refusing to encode one), and,
+    with ``constraints``, an integrity violation (class 23: the value conflicts with what is
+    stored). None for any other error: then the database or our code is at fault, not the
+    data, and retrying later is the answer."""
+    current: BaseException | None = exc
+    for _ in range(5):  # DBAPIError -> adapter error -> asyncpg error, with room to spare
+        if current is None or isinstance(current, DATA_ERRORS):
+            return current
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and (
+            sqlstate.startswith("22") or (constraints and sqlstate.startswith("23"))
+        ):
+            return current
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return None
+
+
 def value_refused(exc: BaseException) -> bool:
-    """Did Postgres refuse the statement's values (class 22 data exceptions, class 23 integrity
-    violations)? Only then is a write the data's fault: anything else is the database's or
-    ours, and retrying later is the answer."""
-    orig = exc.orig if isinstance(exc, DBAPIError) else exc
-    sqlstate = getattr(orig, "sqlstate", None)
-    return isinstance(sqlstate, str) and sqlstate[:2] in ("22", "23")
+    return refused_value(exc) is not None
 
 
 async def database_answers(

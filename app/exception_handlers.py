@@ -6,15 +6,14 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import structlog
-from asyncpg.exceptions import _base as asyncpg_base
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.db import DATA_ERRORS, refused_value
 from app.exceptions import AppError, UnprocessableEntity
 
 log = structlog.get_logger(__name__)
@@ -92,24 +91,7 @@ class InvalidValue(UnprocessableEntity):
     title = "A value in the request cannot be stored"
 
 
-# What the database refuses as a value: SQLSTATE class 22, "data exception" (NUL or
-# untranslatable characters, a string too long for its column, a number or a date out of range,
-# text that is not a number...), and asyncpg's own refusal to encode an argument (a lone
-# surrogate, an int past 64 bits, a datetime that overflows in UTC), a different class also
-# named DataError.
-_REFUSED_VALUE = (asyncpg.exceptions.DataError, asyncpg_base.DataError)
 _APP_DIR = Path(__file__).resolve().parent
-
-
-def refused_value(exc: BaseException) -> BaseException | None:
-    """The database's refusal of a value behind ``exc`` (itself, or what SQLAlchemy wraps)."""
-    current: BaseException | None = exc
-    for _ in range(5):  # DBAPIError -> adapter error -> asyncpg error, with room to spare
-        if current is None or isinstance(current, _REFUSED_VALUE):
-            return current
-        orig = getattr(current, "orig", None)
-        current = orig if isinstance(orig, BaseException) else current.__cause__
-    return None
 
 
 def invalid_value_error(exc: BaseException, path: str) -> InvalidValue | None:
@@ -120,7 +102,7 @@ def invalid_value_error(exc: BaseException, path: str) -> InvalidValue | None:
     secret). The session's rollback leaves the connection usable; answering here rather than
     as an unexpected error also keeps the client's keep-alive connection open.
     """
-    refused = refused_value(exc)
+    refused = refused_value(exc, constraints=False)
     if refused is None:
         return None
     log.warning(
@@ -195,6 +177,6 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for database_error in (DBAPIError, *_REFUSED_VALUE):
+    for database_error in (DBAPIError, *DATA_ERRORS):
         app.add_exception_handler(database_error, _database_error)
     app.add_exception_handler(Exception, _unhandled)
