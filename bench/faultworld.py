@@ -49,6 +49,7 @@ from bench.stack import (
     ordersync_executable,
     service_env,
     spawn,
+    spawn_sandboxes,
     wait_logged,
     wait_ready,
 )
@@ -485,14 +486,7 @@ async def open_world(
     env["ORDERSYNC_DATA_DIR"] = str(run_dir / "data")
     env.update(settings or {})
     exe = ordersync_executable()
-    sandbox_proc = spawn(
-        "sandbox",
-        [exe, "sandbox", "--host", HOST, "--port", str(ports["sandbox"]), "--app-key", APP_KEY,
-         "--app-secret", APP_SECRET, "--webhook-url", f"{urls['service']}/webhooks/lazada",
-         "--shoplazza-port", str(ports["shoplazza"]), "--newegg-port", str(ports["newegg"])],
-        env=env,
-        cwd=run_dir,
-    )  # fmt: skip
+    sandbox_proc = spawn_sandboxes(ports, urls, env, run_dir)
     sandbox = httpx.AsyncClient(base_url=urls["sandbox"], timeout=60)
     api = httpx.AsyncClient(
         base_url=urls["service"], timeout=30, headers={"Authorization": f"Bearer {token}"}

@@ -169,6 +169,20 @@ def report_log(proc: Proc) -> None:
             break
 
 
+def spawn_sandboxes(
+    ports: Mapping[str, int], urls: Mapping[str, str], env: Mapping[str, str], run_dir: Path
+) -> Proc:
+    """``ordersync sandbox``: Lazada's stand-in on ``ports["sandbox"]``, pushing to the service's
+    webhook, and Shoplazza's and Newegg's on theirs (fixed ports unless told otherwise)."""
+    argv = [
+        ordersync_executable(), "sandbox", "--host", HOST, "--port", str(ports["sandbox"]),
+        "--app-key", APP_KEY, "--app-secret", APP_SECRET,
+        "--webhook-url", f"{urls['service']}/webhooks/lazada",
+        "--shoplazza-port", str(ports["shoplazza"]), "--newegg-port", str(ports["newegg"]),
+    ]  # fmt: skip
+    return spawn("sandbox", argv, env=env, cwd=run_dir)
+
+
 # --- sandbox call counters --------------------------------------------------------------------
 
 
@@ -286,15 +300,7 @@ async def start_servers(
 
     exe = ordersync_executable()
     say(f"starting the sandbox on {urls['sandbox']} (nice {SANDBOX_NICE}: it stands in for Lazada)")
-    sandbox_proc = spawn(
-        "sandbox",
-        [exe, "sandbox", "--host", HOST, "--port", str(ports["sandbox"]), "--app-key", APP_KEY,
-         "--app-secret", APP_SECRET, "--webhook-url", f"{urls['service']}/webhooks/lazada",
-         # It also runs Shoplazza and Newegg stand-ins, on fixed ports unless told otherwise.
-         "--shoplazza-port", str(ports["shoplazza"]), "--newegg-port", str(ports["newegg"])],
-        env=env,
-        cwd=run_dir,
-    )  # fmt: skip
+    sandbox_proc = spawn_sandboxes(ports, urls, env, run_dir)
     exits.callback(sandbox_proc.stop)
     # The sandbox stands in for Lazada, whose servers are not on our machine: its CPU is not the
     # service's, so it yields to everything else on the shared cores.
