@@ -61,9 +61,10 @@ async def get_account(account_id: uuid.UUID, session: SessionDep) -> Account:
     response_model=Account,
     summary="Store a seller's new tokens after re-authorisation",
     dependencies=[require_scope(Scope.accounts_write)],
-    description="For a Lazada account whose refresh token was refused or expired "
-    "(`needs_reauth`): stores the tokens of the new authorisation, clears `needs_reauth`, and "
-    "queues the work that waited for it (pending pushes, paused backfills).",
+    description="For a Lazada account whose refresh token was refused or expired, or whose "
+    "stored credentials cannot be decrypted (`needs_reauth`): stores the tokens of the new "
+    "authorisation, clears `needs_reauth`, and queues the work that waited for it (pending "
+    "pushes, paused backfills).",
     responses={404: AccountNotFound.schema(), 409: TokensNotSupported.schema()},
 )
 async def put_tokens(account_id: uuid.UUID, data: TokensUpdate, session: SessionDep) -> Account:

@@ -7,8 +7,10 @@ from datetime import datetime
 from sqlalchemy import Text, func, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import undefer_group
 
 from app.models import MarketplaceAccount
+from app.models.marketplace_account import CREDENTIALS
 
 SECRET_COLUMNS = ("access_token", "refresh_token", "api_key", "secret_key")
 
@@ -22,12 +24,51 @@ class AccountRepository:
         return cls(session)
 
     async def get(
-        self, account_id: uuid.UUID, *, for_update: bool = False
+        self, account_id: uuid.UUID, *, for_update: bool = False, with_credentials: bool = False
     ) -> MarketplaceAccount | None:
+        """The account; ``with_credentials``: decrypted too, or ``crypto.SecretUnreadable``
+        (use ``app.accounts.credentials.load``, which says which account and what to do)."""
         statement = select(MarketplaceAccount).where(MarketplaceAccount.id == account_id)
         if for_update:
             statement = statement.with_for_update()
+        if with_credentials:
+            statement = statement.options(undefer_group(CREDENTIALS))
         return (await self.session.scalars(statement)).one_or_none()
+
+    async def marketplace_of(self, account_id: uuid.UUID) -> str | None:
+        statement = select(MarketplaceAccount.marketplace).where(
+            MarketplaceAccount.id == account_id
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def flag_needs_reauth(self, account_id: uuid.UUID, reason: str) -> bool:
+        """Mark the account as unusable until re-connected; an account already marked keeps
+        its first reason. Returns whether this call marked it."""
+        statement = (
+            update(MarketplaceAccount)
+            .where(MarketplaceAccount.id == account_id, MarketplaceAccount.needs_reauth.is_(False))
+            .values(needs_reauth=True, reauth_reason=reason)
+            .returning(MarketplaceAccount.id)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.scalars(statement)).one_or_none() is not None
+
+    async def flagged_with(self, reason: str) -> Sequence[uuid.UUID]:
+        statement = select(MarketplaceAccount.id).where(
+            MarketplaceAccount.needs_reauth.is_(True), MarketplaceAccount.reauth_reason == reason
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def clear_needs_reauth(self, account_id: uuid.UUID, *, reason: str) -> bool:
+        """Undo ``flag_needs_reauth(account_id, reason)``, unless another reason replaced it."""
+        statement = (
+            update(MarketplaceAccount)
+            .where(MarketplaceAccount.id == account_id, MarketplaceAccount.reauth_reason == reason)
+            .values(needs_reauth=False, reauth_reason=None)
+            .returning(MarketplaceAccount.id)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.scalars(statement)).one_or_none() is not None
 
     async def find_by_seller(
         self, marketplace: str, seller_id: str, country: str | None

@@ -108,8 +108,9 @@ class Account(Schema):
     country: str | None = Field(description="Lazada only.")
     site: str | None = Field(description="Newegg only.")
     needs_reauth: bool = Field(
-        description="True when the marketplace refused our refresh token: the seller must "
-        "authorise the app again."
+        description="True when the account's work is paused until it is connected again: the "
+        "marketplace refused our refresh token, or the stored credentials decrypt with none of "
+        "the keys in ORDERSYNC_ENCRYPTION_KEYS (`reauth_reason` says which, and what to do)."
     )
     reauth_reason: str | None
     access_token_expires_at: datetime | None

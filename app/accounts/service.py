@@ -6,9 +6,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import crypto
+from app.accounts.credentials import UNREADABLE_REASON
 from app.accounts.repository import AccountRepository
 from app.accounts.schemas import (
     AccountCreate,
@@ -19,6 +21,8 @@ from app.accounts.schemas import (
 from app.exceptions import Conflict, NotFound
 from app.integrations.lazada import tokens as lazada_tokens
 from app.models import MarketplaceAccount
+
+log = structlog.get_logger(__name__)
 
 
 class AccountExists(Conflict):
@@ -100,6 +104,24 @@ class AccountService:
         await session.refresh(account)
         await lazada_tokens.resume(session, account.id)
         return account
+
+    async def resume_readable(self, session: AsyncSession) -> list[uuid.UUID]:
+        """Accounts paused because their credentials could not be decrypted, that now can be
+        (the key they were written with is back): unflag them and queue the work that waited,
+        as re-connecting would have. Keys change only with a restart, and there are few such
+        accounts, so the worker's periodic loop calls this without it costing anything."""
+        repository = AccountRepository.from_session(session)
+        resumed: list[uuid.UUID] = []
+        for account_id in await repository.flagged_with(UNREADABLE_REASON):
+            try:
+                await repository.get(account_id, with_credentials=True)
+            except crypto.SecretUnreadable:
+                continue
+            if await repository.clear_needs_reauth(account_id, reason=UNREADABLE_REASON):
+                log.info("account.credentials.readable", account_id=str(account_id))
+                await lazada_tokens.resume(session, account_id)
+                resumed.append(account_id)
+        return resumed
 
     async def get(self, session: AsyncSession, account_id: uuid.UUID) -> MarketplaceAccount:
         account = await AccountRepository.from_session(session).get(account_id)

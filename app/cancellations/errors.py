@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.accounts.credentials import CredentialsUnreadable
 from app.exceptions import AppError, BadRequest, Conflict, NotFound, UnprocessableEntity
 
 
@@ -110,6 +111,7 @@ REFUSALS: dict[str, type[AppError]] = {
         WholeOrderOnly,
         MarketplaceInputRejected,
         MarketplaceAuthFailed,
+        CredentialsUnreadable,
         MarketplaceDown,
     )
 }
@@ -137,4 +139,4 @@ class Refusal(Exception):
 
     @property
     def failed(self) -> bool:
-        return self.error in (MarketplaceAuthFailed, MarketplaceDown)
+        return self.error in (MarketplaceAuthFailed, CredentialsUnreadable, MarketplaceDown)

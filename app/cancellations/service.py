@@ -12,6 +12,8 @@ import orjson
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts import credentials
+from app.accounts.credentials import CredentialsUnreadable
 from app.accounts.repository import AccountRepository
 from app.accounts.service import AccountNotFound
 from app.cancellations.errors import (
@@ -82,7 +84,9 @@ class CancellationService:
         self, ctx: WorkerContext, account_id: uuid.UUID, order_id: str, item_ids: list[str] | None
     ) -> CancelOptions:
         async with transaction(ctx.sessionmaker) as session:
-            account = await self._account(session, account_id)
+            account = await credentials.load(session, account_id)
+        if account is None:
+            raise AccountNotFound(f"Account {account_id} does not exist.")
         probe = Cancellation(
             id=uuid.uuid4(), external_order_id=order_id, item_ids=item_ids or [], cancel_calls=0
         )
@@ -130,14 +134,12 @@ class CancellationService:
                 "Use a new Idempotency-Key for a different request.",
                 extra={"cancellation_id": str(row.id)},
             )
-        cancellation = await self.execute(ctx, row.id, account)
+        cancellation = await self.execute(ctx, row.id)
         if (problem := problem_of(cancellation)) is not None:
             raise problem
         return cancellation, not created
 
-    async def execute(
-        self, ctx: WorkerContext, cancellation_id: uuid.UUID, account: MarketplaceAccount
-    ) -> Cancellation:
+    async def execute(self, ctx: WorkerContext, cancellation_id: uuid.UUID) -> Cancellation:
         """Run the flow unless another request is running it or has finished it.
 
         The advisory lock makes a concurrent request with the same key wait, then read the
@@ -152,15 +154,22 @@ class CancellationService:
             assert cancellation is not None
             if cancellation.status != CancellationStatus.pending:
                 return cancellation
-            await self._run(ctx, cancellation, account)
+            await self._run(ctx, cancellation)
         async with transaction(ctx.sessionmaker) as session:
             done = await CancellationRepository.from_session(session).get(cancellation_id)
         assert done is not None
         return done
 
-    async def _run(
-        self, ctx: WorkerContext, cancellation: Cancellation, account: MarketplaceAccount
-    ) -> None:
+    async def _run(self, ctx: WorkerContext, cancellation: Cancellation) -> None:
+        try:
+            async with transaction(ctx.sessionmaker) as session:
+                account = await credentials.load(session, cancellation.account_id)
+        except CredentialsUnreadable as exc:
+            refusal = self._unreadable(cancellation, exc)
+            await self._finish(ctx, cancellation, self._refused(refusal))
+            return
+        # A cancellation is deleted with its account (ON DELETE CASCADE).
+        assert account is not None, "the cancellation's account vanished"
         run = CancelRun(ctx, cancellation, account)
         values: dict[str, object]
         try:
@@ -173,6 +182,11 @@ class CancellationService:
             values = self._refused(refusal)
         else:
             values = self._succeeded(outcome)
+        await self._finish(ctx, cancellation, values)
+
+    async def _finish(
+        self, ctx: WorkerContext, cancellation: Cancellation, values: dict[str, object]
+    ) -> None:
         async with transaction(ctx.sessionmaker) as session:
             await CancellationRepository.from_session(session).finish(cancellation.id, **values)
             if values["status"] == CancellationStatus.processing.value:
@@ -182,12 +196,12 @@ class CancellationService:
                     delay=timedelta(seconds=ctx.settings.cancel_poll_interval),
                 )
         CANCELLATIONS.labels(
-            account.marketplace, str(values["status"]), str(values.get("error_code") or "")
+            cancellation.marketplace, str(values["status"]), str(values.get("error_code") or "")
         ).inc()
         log.info(
             "cancellation.finished",
             cancellation_id=str(cancellation.id),
-            marketplace=account.marketplace,
+            marketplace=cancellation.marketplace,
             status=values["status"],
             error_code=values.get("error_code"),
         )
@@ -225,6 +239,18 @@ class CancellationService:
                 ),
             )
             await enqueue_resume(session, run.cancellation.id, delay=timedelta(seconds=delay))
+
+    @staticmethod
+    def _unreadable(cancellation: Cancellation, exc: CredentialsUnreadable) -> Refusal:
+        """Recorded as failed, like credentials the marketplace refused: the same key answers
+        the same 424 again, and a new key is needed once the account is fixed."""
+        detail = exc.detail
+        if cancellation.cancel_calls > 0:
+            detail += (
+                " An earlier cancel call may have reached the marketplace: check the order "
+                "there before trying again."
+            )
+        return Refusal(CredentialsUnreadable, detail, extra=exc.extra)
 
     @staticmethod
     def _refused(refusal: Refusal) -> dict[str, object]:

@@ -12,7 +12,8 @@ from pgqueuer import QueueManager
 from pgqueuer.errors import RetryRequested
 from pgqueuer.models import Job
 
-from app.accounts.repository import AccountRepository
+from app.accounts import credentials
+from app.accounts.credentials import CredentialsUnreadable
 from app.cancellations.jobs import POLL, RESUME
 from app.cancellations.repository import CancellationRepository
 from app.cancellations.service import cancellation as cancellation_service
@@ -25,16 +26,12 @@ from app.worker.context import WorkerContext
 log = structlog.get_logger(__name__)
 
 
-async def _load(ctx: WorkerContext, job: Job) -> tuple[Cancellation, MarketplaceAccount] | None:
+async def _load(ctx: WorkerContext, job: Job) -> Cancellation | None:
     payload = orjson.loads(job.payload or b"{}")
     async with transaction(ctx.sessionmaker) as session:
-        found = await CancellationRepository.from_session(session).get(
+        return await CancellationRepository.from_session(session).get(
             uuid.UUID(payload["cancellation_id"])
         )
-        if found is None:
-            return None
-        account = await AccountRepository.from_session(session).get(found.account_id)
-    return (found, account) if account is not None else None
 
 
 async def poll_once(ctx: WorkerContext, found: Cancellation, account: MarketplaceAccount) -> str:
@@ -68,14 +65,21 @@ def register(qm: QueueManager, ctx: WorkerContext) -> None:
 
     @qm.entrypoint(POLL, on_failure="hold")
     async def poll_job(job: Job) -> None:
-        loaded = await _load(ctx, job)
-        if loaded is None or loaded[0].status != CancellationStatus.processing:
+        found = await _load(ctx, job)
+        if found is None or found.status != CancellationStatus.processing:
             return
-        found, account = loaded
         try:
+            async with transaction(ctx.sessionmaker) as session:
+                account = await credentials.load(session, found.account_id)
+            if account is None:
+                return
             outcome = await poll_once(ctx, found, account)
         except MarketplaceError as exc:
             log.info("cancellation.poll.error", cancellation_id=str(found.id), error=str(exc))
+            outcome = "Processing"
+        except CredentialsUnreadable:
+            # Logged with what to do; the marketplace's decision is asked again next time,
+            # which sees it once the account is fixed (or gives up after cancel_poll_max).
             outcome = "Processing"
         if outcome not in ("Success", "Failed"):
             if job.attempts + 1 >= settings.cancel_poll_max:
@@ -93,10 +97,9 @@ def register(qm: QueueManager, ctx: WorkerContext) -> None:
 
     @qm.entrypoint(RESUME, on_failure="hold")
     async def resume_job(job: Job) -> None:
-        loaded = await _load(ctx, job)
-        if loaded is None:
+        found = await _load(ctx, job)
+        if found is None:
             return
-        found, account = loaded
         if found.status not in (CancellationStatus.processing, CancellationStatus.pending):
             return
         if found.status == CancellationStatus.processing:
@@ -107,4 +110,4 @@ def register(qm: QueueManager, ctx: WorkerContext) -> None:
                     found.id, status=CancellationStatus.pending.value
                 )
         # A still-unknown outcome queues the next resume itself, with a longer delay.
-        await cancellation_service.execute(ctx, found.id, account)
+        await cancellation_service.execute(ctx, found.id)

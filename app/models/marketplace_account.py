@@ -9,6 +9,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.crypto import EncryptedText
 from app.models.base import Base, TimestampedMixin
 
+CREDENTIALS = "credentials"
+
+
+def _credential() -> Mapped[str | None]:
+    return mapped_column(
+        EncryptedText(), deferred=True, deferred_group=CREDENTIALS, deferred_raiseload=True
+    )
+
 
 class MarketplaceAccount(TimestampedMixin, Base):
     """A seller's connection to one marketplace, with the credentials we call it with.
@@ -17,6 +25,11 @@ class MarketplaceAccount(TimestampedMixin, Base):
     tokens), Shoplazza (``shop_domain`` as ``seller_id``, ``access_token``), Newegg
     (``seller_id``, ``site``, ``api_key``, ``secret_key``). The credentials are encrypted at
     rest (``app.crypto``): never filter on them, and never read them with raw SQL.
+
+    They are also deferred, and raise when touched without being loaded: only
+    ``app.accounts.credentials.load`` decrypts them, for a call to the marketplace. Reading,
+    listing and re-connecting an account never do, so a value no configured key decrypts fails
+    only the work that needs it, with a problem that says what to do.
     """
 
     __tablename__ = "marketplace_accounts"
@@ -35,10 +48,10 @@ class MarketplaceAccount(TimestampedMixin, Base):
     seller_id: Mapped[str] = mapped_column(String(255), nullable=False)
     country: Mapped[str | None] = mapped_column(String(8))
     site: Mapped[str | None] = mapped_column(String(8))
-    access_token: Mapped[str | None] = mapped_column(EncryptedText())
-    refresh_token: Mapped[str | None] = mapped_column(EncryptedText())
-    api_key: Mapped[str | None] = mapped_column(EncryptedText())
-    secret_key: Mapped[str | None] = mapped_column(EncryptedText())
+    access_token: Mapped[str | None] = _credential()
+    refresh_token: Mapped[str | None] = _credential()
+    api_key: Mapped[str | None] = _credential()
+    secret_key: Mapped[str | None] = _credential()
     access_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     refresh_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Reconciliation's watermark: orders updated before this were pulled at least once.

@@ -4,6 +4,7 @@ import uuid
 
 from fastapi import APIRouter, Query, Response
 
+from app.accounts.credentials import CredentialsUnreadable
 from app.accounts.service import AccountNotFound
 from app.api_keys.schemas import Scope
 from app.auth import require_scope
@@ -25,7 +26,11 @@ router = APIRouter(prefix="/accounts/{account_id}", tags=["sync runs"])
     description="Queues a pull of every order updated since `since` (GetOrders by update time, "
     "items 50 orders a call), stored like pushes are. Answers at once with the run; follow it "
     "at `GET /v1/accounts/{id}/sync-runs`.",
-    responses={404: AccountNotFound.schema(), 409: BackfillNotSupported.schema()},
+    responses={
+        404: AccountNotFound.schema(),
+        409: BackfillNotSupported.schema(),
+        424: CredentialsUnreadable.schema(),
+    },
 )
 async def request_backfill(
     account_id: uuid.UUID, data: BackfillRequest, session: SessionDep, response: Response

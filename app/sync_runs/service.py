@@ -12,6 +12,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts import credentials
+from app.accounts.service import AccountNotFound
 from app.accounts.service import account as account_service
 from app.exceptions import Conflict
 from app.integrations.lazada.jobs import enqueue_backfill
@@ -30,8 +32,11 @@ class SyncRunService:
     ) -> SyncRun:
         """Record a queued backfill and queue its job (``queue=False``: the caller runs it, as
         the CLI does). An account waiting for re-authorisation keeps it queued until the seller
-        authorises again."""
-        account = await account_service.get(session, account_id)
+        authorises again. Credentials no configured key decrypts are refused at once
+        (``CredentialsUnreadable``): the run could never start."""
+        account = await credentials.load(session, account_id)
+        if account is None:
+            raise AccountNotFound(f"Account {account_id} does not exist.")
         if account.marketplace != "lazada":
             raise BackfillNotSupported(
                 f"This is a {account.marketplace} account; only Lazada accounts can be backfilled."

@@ -1,5 +1,7 @@
 """The periodic part of Lazada upkeep, each run by a supervised worker loop: queue a reconcile
-for every account due one, and a token refresh for every access token about to expire.
+for every account due one (after resuming the accounts paused for credentials no key
+decrypted, once a key does: after a restart), and a token refresh for every access token about
+to expire.
 
 Every worker runs these loops; the jobs' dedupe keys (one per account, held while a job is queued
 or running) keep the work to one job per account however many workers look.
@@ -13,6 +15,7 @@ from datetime import timedelta
 import structlog
 
 from app.accounts.repository import AccountRepository
+from app.accounts.service import account as account_service
 from app.db import transaction
 from app.integrations.lazada.jobs import enqueue_reconcile, enqueue_token_refresh
 from app.kit.time import utc_now
@@ -31,10 +34,12 @@ class Scheduled:
 
 
 async def schedule_reconciles(ctx: WorkerContext) -> int:
-    """Queue a reconcile for every account whose last one started an interval ago."""
+    """Queue a reconcile for every account whose last one started an interval ago; first
+    resume the accounts whose unreadable credentials can be read again."""
     last_started_before = utc_now() - timedelta(seconds=ctx.settings.reconcile_interval)
     queued = 0
     async with transaction(ctx.sessionmaker) as session:
+        await account_service.resume_readable(session)
         due = await SyncRunRepository.from_session(session).accounts_due_for_reconcile(
             marketplace=MARKETPLACE, last_started_before=last_started_before
         )

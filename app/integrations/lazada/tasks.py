@@ -3,7 +3,9 @@ one account.
 
 An account waiting for its seller to authorise again pauses its jobs: they return without
 calling Lazada or spending an attempt, leaving their pushes pending (``last_error`` says why)
-until ``PUT /v1/accounts/{id}/tokens`` queues them again.
+until ``PUT /v1/accounts/{id}/tokens`` queues them again. So does an account whose stored
+credentials decrypt with none of the configured keys (it is flagged the same way), until it is
+re-connected or the key is back.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import structlog
 from pgqueuer import QueueManager
 from pgqueuer.models import Job
 
-from app.accounts.repository import AccountRepository
+from app.accounts import credentials
+from app.accounts.credentials import CredentialsUnreadable
 from app.db import commit_without_flush_wait, transaction
 from app.external_events.repository import ExternalEventRepository
 from app.integrations.lazada import reconcile
@@ -25,6 +28,7 @@ from app.integrations.lazada.push import SYNC_TYPES, TOKEN_EXPIRING
 from app.integrations.lazada.tokens import (
     AccountGone,
     AccountNeedsReauth,
+    pause_unreadable,
     refresh_access_token,
     usable_account,
     with_fresh_token,
@@ -42,9 +46,12 @@ SYNC_SOURCE = "lazada.sync"
 
 async def sync_order(ctx: WorkerContext, account_id: uuid.UUID, order_id: str) -> None:
     """Fetch the order and its items, store them, and close the pushes this fetch covers."""
-    async with transaction(ctx.sessionmaker) as session:
-        started = await ExternalEventRepository.from_session(session).clock()
-        account = await AccountRepository.from_session(session).get(account_id)
+    try:
+        async with transaction(ctx.sessionmaker) as session:
+            started = await ExternalEventRepository.from_session(session).clock()
+            account = await credentials.load(session, account_id)
+    except CredentialsUnreadable as exc:
+        raise await pause_unreadable(ctx, exc) from None
     account = usable_account(account_id, account)
     fetched = await with_fresh_token(ctx, account, lambda client: client.fetch_order(order_id))
     async with transaction(ctx.sessionmaker) as session:
@@ -92,7 +99,7 @@ def register(qm: QueueManager, ctx: WorkerContext) -> None:
         account_id: uuid.UUID, order_id: str | None, exc: AccountNeedsReauth, types: frozenset[int]
     ) -> None:
         log.info("lazada.job.paused", account_id=str(account_id), order_id=order_id)
-        reason = f"paused until the seller authorises the app again: {exc}"
+        reason = exc.pause_reason()
         await record(account_id, order_id, EventState.pending, reason, types, count_attempt=False)
 
     @qm.entrypoint(SYNC_ORDER, on_failure="hold")

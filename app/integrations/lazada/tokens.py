@@ -11,6 +11,8 @@ from typing import TypeVar
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts import credentials
+from app.accounts.credentials import UNREADABLE_REASON, CredentialsUnreadable
 from app.accounts.repository import AccountRepository
 from app.db import transaction
 from app.external_events.repository import ExternalEventRepository
@@ -33,6 +35,17 @@ T = TypeVar("T")
 class AccountNeedsReauth(PermanentJobError):
     """Lazada refused the refresh token: only the seller authorising again helps."""
 
+    def pause_reason(self) -> str:
+        """What the work this pauses says while it waits (``last_error`` of its pushes)."""
+        return f"paused until the seller authorises the app again: {self}"
+
+
+class CredentialsPaused(AccountNeedsReauth):
+    """The stored credentials cannot be decrypted: only re-connecting, or the key, helps."""
+
+    def pause_reason(self) -> str:
+        return f"paused: {self}"
+
 
 class AccountGone(PermanentJobError):
     pass
@@ -43,9 +56,24 @@ class RefreshTokenExpired(RefreshTokenInvalid):
 
 
 async def load_account(ctx: WorkerContext, account_id: uuid.UUID) -> MarketplaceAccount:
-    async with transaction(ctx.sessionmaker) as session:
-        account = await AccountRepository.from_session(session).get(account_id)
+    """The account with its credentials, if a job may call Lazada for it."""
+    try:
+        async with transaction(ctx.sessionmaker) as session:
+            account = await credentials.load(session, account_id)
+    except CredentialsUnreadable as exc:
+        raise await pause_unreadable(ctx, exc) from None
     return usable_account(account_id, account)
+
+
+async def pause_unreadable(ctx: WorkerContext, exc: CredentialsUnreadable) -> CredentialsPaused:
+    """Flag the account as a refused refresh token does, so that no job, sweep or schedule
+    tries it again until it is re-connected, or the key is back (``resume_readable``)."""
+    assert exc.account_id is not None
+    async with transaction(ctx.sessionmaker) as session:
+        await AccountRepository.from_session(session).flag_needs_reauth(
+            exc.account_id, UNREADABLE_REASON
+        )
+    return CredentialsPaused(exc.detail)
 
 
 def usable_account(account_id: uuid.UUID, account: MarketplaceAccount | None) -> MarketplaceAccount:
@@ -75,11 +103,28 @@ async def refresh_access_token(
     A refresh token past its ``refresh_token_expires_at`` is not even tried: Lazada does not
     extend it (lazada.md §1.4), so the account needs the seller to authorise again.
     """
+    try:
+        return await _refresh(
+            ctx,
+            account_id,
+            stale_token=stale_token,
+            only_if_expiring_before=only_if_expiring_before,
+        )
+    except CredentialsUnreadable as exc:
+        raise await pause_unreadable(ctx, exc) from None
+
+
+async def _refresh(
+    ctx: WorkerContext,
+    account_id: uuid.UUID,
+    *,
+    stale_token: str | None,
+    only_if_expiring_before: datetime | None,
+) -> MarketplaceAccount:
     refused: str | None = None
     async with transaction(ctx.sessionmaker) as session:
         await advisory_xact_lock(session, f"lazada.refresh:{account_id}")
-        repository = AccountRepository.from_session(session)
-        account = await repository.get(account_id, for_update=True)
+        account = await credentials.load(session, account_id, for_update=True)
         if account is None:
             raise AccountGone(f"account {account_id} no longer exists")
         if stale_token is not None and account.access_token != stale_token:
