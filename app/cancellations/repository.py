@@ -71,6 +71,15 @@ class CancellationRepository:
             {"id": cancellation_id, "step": orjson.dumps([step]).decode()},
         )
 
+    async def merge_details(self, cancellation_id: uuid.UUID, details: dict[str, Any]) -> None:
+        await self.session.execute(
+            text(
+                "UPDATE cancellations SET details = details || CAST(:details AS jsonb), "
+                "updated_at = now() WHERE id = :id"
+            ),
+            {"id": cancellation_id, "details": orjson.dumps(details).decode()},
+        )
+
     async def count_cancel_call(self, cancellation_id: uuid.UUID) -> None:
         await self.session.execute(
             update(Cancellation)

@@ -74,6 +74,14 @@ class CancelRun:
                 self.cancellation.id, entry
             )
 
+    async def remember(self, **details: Any) -> None:
+        """Keep ``details`` on the cancellation now (committed), for a later attempt to find."""
+        async with transaction(self.ctx.sessionmaker) as session:
+            await CancellationRepository.from_session(session).merge_details(
+                self.cancellation.id, details
+            )
+        self.cancellation.details = {**self.cancellation.details, **details}
+
     async def _pause(self, attempt: int, exc: TransientError) -> None:
         await asyncio.sleep(
             backoff_delay(

@@ -44,8 +44,10 @@ class CancellationCreate(Schema):
         default=None,
         min_length=1,
         max_length=MAX_ITEMS,
-        description="Items to cancel (Lazada). Omit to cancel every item; Shoplazza and Newegg "
-        "cancel whole orders only.",
+        description="Items to cancel (Lazada). Omit to cancel every item still cancellable "
+        "(after a partial cancellation: the rest); items already cancelled or past "
+        "ready_to_ship are left as they are (`details.skipped_items`), and only an order with "
+        "none left is refused (409). Shoplazza and Newegg cancel whole orders only.",
     )
     reason: CancelReason
     marketplace_reason_id: Annotated[str, StorableText(max_length=64)] | None = Field(

@@ -7,6 +7,7 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import orjson
 import structlog
@@ -296,6 +297,9 @@ class _ProbeRun(CancelRun):
     """cancel-options reads only; its steps are not recorded anywhere."""
 
     async def step(self, name: str, ok: bool, detail: str | None = None) -> None:
+        return None
+
+    async def remember(self, **details: Any) -> None:
         return None
 
 

@@ -111,6 +111,93 @@ class TestHappyPath:
         }
 
 
+class TestTheRest:
+    """No ``item_ids``: every item still cancellable, whatever happened to the others."""
+
+    async def test_after_a_partial_cancel_the_rest_are_cancelled(
+        self, api: httpx.AsyncClient, sandbox: httpx.AsyncClient
+    ) -> None:
+        account = (await connect_seller(api, sandbox))["account"]
+        created = await _order(sandbox, [{"sku": "A"}, {"sku": "B"}, {"sku": "C"}])
+        order_id = created["order"]["order_id"]
+        first, *others = _ids(created)
+        partial = await _cancel(
+            api, account["id"], order_id, {"item_ids": [first], "reason": "out_of_stock"}
+        )
+        assert partial.status_code == 201, partial.text
+        options_path = f"/v1/accounts/{account['id']}/orders/{order_id}/cancel-options"
+        options = (await api.get(options_path)).json()
+        assert options["cancellable"] is True, options
+        assert {i["order_item_id"]: i["cancellable"] for i in options["items"]} == {
+            first: False,
+            **{other: True for other in others},
+        }
+
+        rest = await _cancel(api, account["id"], order_id, {"reason": "out_of_stock"})
+        assert rest.status_code == 201, rest.text
+        body = rest.json()
+        assert body["status"] == "succeeded"
+        assert body["item_ids"] == []
+        assert body["cancelled_item_ids"] == others
+        assert body["details"]["resolved_item_ids"] == others
+        assert body["details"]["skipped_items"] == [{"order_item_id": first, "status": "canceled"}]
+        assert await _truth(sandbox, order_id) == dict.fromkeys([first, *others], "canceled")
+        assert (await sandbox_calls(sandbox))["/order/reverse/cancel/create"] == 2
+
+        # Nothing left: now, and only now, it is refused, and cancel-options says why.
+        again = await _cancel(api, account["id"], order_id, {"reason": "out_of_stock"})
+        assert again.status_code == 409
+        assert again.json()["code"] == "already_cancelled"
+        assert {i["status"] for i in again.json()["items"]} == {"canceled"}
+        assert (await sandbox_calls(sandbox))["/order/reverse/cancel/create"] == 2
+        options = (await api.get(options_path)).json()
+        assert options["cancellable"] is False
+        assert "already cancelled" in options["blocked_reason"]
+
+    async def test_shipped_items_are_left_as_they_are(
+        self, api: httpx.AsyncClient, sandbox: httpx.AsyncClient
+    ) -> None:
+        account = (await connect_seller(api, sandbox))["account"]
+        created = await _order(sandbox, [{"sku": "A", "status": "shipped"}, {"sku": "B"}])
+        order_id = created["order"]["order_id"]
+        shipped, pending = _ids(created)
+        rest = await _cancel(api, account["id"], order_id, {"reason": "out_of_stock"})
+        assert rest.status_code == 201, rest.text
+        assert rest.json()["cancelled_item_ids"] == [pending]
+        assert rest.json()["details"]["skipped_items"] == [
+            {"order_item_id": shipped, "status": "shipped"}
+        ]
+        assert await _truth(sandbox, order_id) == {shipped: "shipped", pending: "canceled"}
+
+        none_left = await _cancel(api, account["id"], order_id, {"reason": "out_of_stock"})
+        assert none_left.status_code == 409
+        problem = none_left.json()
+        assert problem["code"] == "items_not_cancellable"
+        assert f"{shipped} is shipped" in problem["detail"]
+        assert problem["items"] == [
+            {"order_item_id": shipped, "status": "shipped"},
+            {"order_item_id": pending, "status": "canceled"},
+        ]
+
+    async def test_a_lost_answer_is_checked_against_the_items_it_was_for(
+        self, api: httpx.AsyncClient, sandbox: httpx.AsyncClient
+    ) -> None:
+        account = (await connect_seller(api, sandbox))["account"]
+        created = await _order(sandbox, [{"sku": "A"}, {"sku": "B"}])
+        order_id = created["order"]["order_id"]
+        first, second = _ids(created)
+        await _cancel(api, account["id"], order_id, {"item_ids": [first], "reason": "out_of_stock"})
+        await sandbox.put("/_sandbox/faults", json={"drop_after_commit_next": 1})
+        rest = await _cancel(api, account["id"], order_id, {"reason": "out_of_stock"})
+        assert rest.status_code == 201, rest.text
+        # The call landed, its answer was lost; the check found the rest cancelled: one call.
+        assert rest.json()["cancelled_item_ids"] == [second]
+        assert (await sandbox_calls(sandbox))["/order/reverse/cancel/create"] == 2
+        assert ("lazada.cancel_create.check", True) in [
+            (s["name"], s["ok"]) for s in rest.json()["steps"]
+        ]
+
+
 class TestRefusals:
     async def test_items_in_a_late_status_are_refused_with_their_statuses(
         self, api: httpx.AsyncClient, sandbox: httpx.AsyncClient

@@ -1,5 +1,10 @@
 """Cancelling on Lazada, per item (Order Cancellation guide, seed 000):
-GetOrderItems → OrderCancelValidate → InitReverseOrderCancel, then a re-sync."""
+GetOrderItems → OrderCancelValidate → InitReverseOrderCancel, then a re-sync.
+
+A request without ``item_ids`` cancels "the rest": every item still cancellable, leaving the
+ones already cancelled (say, by an earlier partial cancellation) or past ready_to_ship as they
+are (``details.skipped_items``). Only when no item is left is it refused.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import TypeVar
 import structlog
 
 from app.cancellations.errors import (
+    AlreadyCancelled,
     ItemsNotCancellable,
     MarketplaceAuthFailed,
     PackageCascadeRefused,
@@ -84,6 +90,33 @@ def pick_reason(
     return chosen[0]
 
 
+# Where a request for "the rest" keeps the items it resolved to, before its first cancel call:
+# an attempt after a call whose answer was lost checks those, not what is cancellable by then.
+RESOLVED = "resolved_item_ids"
+
+
+def the_rest(items: list[LazadaOrderItem]) -> list[str]:
+    return [item.order_item_id for item in items if item.status in CANCELLABLE]
+
+
+def nothing_left(order_id: str, items: list[LazadaOrderItem]) -> Refusal:
+    """No item of the order can be cancelled any more."""
+    statuses = [{"order_item_id": i.order_item_id, "status": i.status} for i in items]
+    if items and all(item.status in CANCELLED for item in items):
+        return Refusal(
+            AlreadyCancelled,
+            f"Every item of order {order_id} is already cancelled.",
+            extra={"items": statuses},
+        )
+    return Refusal(
+        ItemsNotCancellable,
+        f"No item of order {order_id} can be cancelled any more (only pending, packed, "
+        "repacked or ready_to_ship items can): "
+        + "; ".join(f"{i.order_item_id} is {i.status}" for i in items),
+        extra={"items": statuses},
+    )
+
+
 class LazadaCancelFlow:
     marketplace = "lazada"
 
@@ -124,14 +157,16 @@ class LazadaCancelFlow:
 
     async def options(self, run: CancelRun, item_ids: list[str] | None) -> CancelOptions:
         items = await self._items(run)
-        requested = item_ids or [i.order_item_id for i in items]
+        requested = item_ids or the_rest(items)
         unknown, stuck, cascade = self._plan(items, requested)
         if unknown:
             raise Refusal(UnknownItems, f"Not items of this order: {', '.join(unknown)}.")
         blocked = None
         reasons: list[ReasonOption] = []
         tip = None
-        if stuck:
+        if not requested:
+            blocked = nothing_left(run.order_id, items).detail
+        elif stuck:
             blocked = "; ".join(f"{i.order_item_id} is {i.status}" for i in stuck)
         else:
             validation = await run.read(
@@ -148,7 +183,7 @@ class LazadaCancelFlow:
         return CancelOptions(
             marketplace=self.marketplace,
             order_id=run.order_id,
-            cancellable=not stuck,
+            cancellable=blocked is None,
             blocked_reason=blocked,
             free_text_reason=False,
             reasons=reasons,
@@ -166,10 +201,26 @@ class LazadaCancelFlow:
             tip=tip,
         )
 
+    async def _resolve(self, run: CancelRun, items: list[LazadaOrderItem]) -> list[str]:
+        """The items a request asks for: its ``item_ids``, or the rest of the order."""
+        cancellation = run.cancellation
+        if cancellation.item_ids:
+            return cancellation.item_ids
+        if run.cancel_calls > 0:
+            # Calls went out for the items resolved then (a cancellation recorded before they
+            # were remembered meant every item).
+            resolved: list[str] | None = cancellation.details.get(RESOLVED)
+            return resolved or [item.order_item_id for item in items]
+        rest = the_rest(items)
+        if not rest:
+            raise nothing_left(run.order_id, items)
+        await run.remember(**{RESOLVED: rest})
+        return rest
+
     async def run(self, run: CancelRun) -> Outcome:
         cancellation = run.cancellation
         items = await self._items(run)
-        requested = cancellation.item_ids or [i.order_item_id for i in items]
+        requested = await self._resolve(run, items)
         by_id = {item.order_item_id: item for item in items}
         if run.cancel_calls > 0 and all(
             by_id.get(i) and by_id[i].status in CANCELLED for i in requested
@@ -178,6 +229,7 @@ class LazadaCancelFlow:
                 "succeeded",
                 cancelled_item_ids=requested,
                 marketplace_message="Cancelled by an earlier call whose answer was lost.",
+                details={} if cancellation.item_ids else {RESOLVED: requested},
             )
         unknown, stuck, cascade = self._plan(items, requested)
         if unknown:
@@ -223,16 +275,24 @@ class LazadaCancelFlow:
             ),
         )
         await self._resync(run)
+        details: dict[str, object] = {
+            "reason_id": option.reason_id,
+            "reason_name": option.reason_name,
+            "validate_tip": validation.tip_content,
+            "cascade_item_ids": cascade,
+        }
+        if not cancellation.item_ids:
+            details[RESOLVED] = requested
+            details["skipped_items"] = [
+                {"order_item_id": i.order_item_id, "status": i.status}
+                for i in items
+                if i.order_item_id not in requested
+            ]
         return Outcome(
             "succeeded",
             cancelled_item_ids=requested + cascade,
             marketplace_message=result.tip_content if result else None,
-            details={
-                "reason_id": option.reason_id,
-                "reason_name": option.reason_name,
-                "validate_tip": validation.tip_content,
-                "cascade_item_ids": cascade,
-            },
+            details=details,
         )
 
     async def _resync(self, run: CancelRun) -> None:
