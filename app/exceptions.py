@@ -27,22 +27,47 @@ class AppError(Exception):
         super().__init__(self.detail)
 
     @classmethod
+    def example(cls) -> dict[str, Any]:
+        """A problem+json body of this error, for the docs."""
+        return {
+            "type": f"https://ordersync.dev/problems/{cls.code}",
+            "title": cls.title,
+            "status": cls.status_code,
+            "detail": cls.title,
+            "code": cls.code,
+        }
+
+    @classmethod
     def schema(cls) -> dict[str, Any]:
         """For an endpoint's ``responses=``: documents this error in OpenAPI."""
         return {
             "description": f"{cls.title} (`code`: `{cls.code}`)",
+            "content": {"application/problem+json": {"example": cls.example()}},
+        }
+
+
+def error_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """For an endpoint's ``responses=``: every error it answers with, grouped by status (one
+    entry per status names each ``code`` once, with an example of each)."""
+    by_status: dict[int, list[type[AppError]]] = {}
+    for error in errors:
+        group = by_status.setdefault(error.status_code, [])
+        if error not in group:
+            group.append(error)
+    docs: dict[int | str, dict[str, Any]] = {}
+    for status, group in by_status.items():
+        if len(group) == 1:
+            docs[status] = group[0].schema()
+            continue
+        docs[status] = {
+            "description": "; ".join(f"{e.title} (`code`: `{e.code}`)" for e in group),
             "content": {
                 "application/problem+json": {
-                    "example": {
-                        "type": f"https://ordersync.dev/problems/{cls.code}",
-                        "title": cls.title,
-                        "status": cls.status_code,
-                        "detail": cls.title,
-                        "code": cls.code,
-                    }
+                    "examples": {e.code: {"summary": e.title, "value": e.example()} for e in group}
                 }
             },
         }
+    return docs
 
 
 class BadRequest(AppError):

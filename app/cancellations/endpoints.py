@@ -5,18 +5,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
+from app.accounts.credentials import CredentialsUnreadable
 from app.accounts.service import AccountNotFound
 from app.api_keys.schemas import Scope
 from app.auth import require_scope
 from app.cancellations.errors import (
-    AlreadyCancelled,
+    REFUSALS,
     CancellationNotFound,
     IdempotencyKeyRequired,
     IdempotencyKeyReused,
-    ItemsNotCancellable,
+    InvalidOrderNumber,
     MarketplaceAuthFailed,
     MarketplaceDown,
+    MarketplaceInputRejected,
+    MarketplaceRefused,
     RemoteOrderNotFound,
+    UnknownItems,
 )
 from app.cancellations.schemas import (
     MAX_ITEMS,
@@ -27,7 +31,7 @@ from app.cancellations.schemas import (
 )
 from app.cancellations.service import cancellation as cancellation_service
 from app.db import SessionDep
-from app.exceptions import AppError
+from app.exceptions import UnprocessableEntity, error_responses
 from app.orders.schemas import OrderIdPath
 from app.worker.context import WorkerContext
 
@@ -41,15 +45,6 @@ def _ctx(request: Request) -> WorkerContext:
     return ctx
 
 
-def _refusal_docs(*errors: type[AppError]) -> dict[int | str, dict[str, object]]:
-    docs: dict[int | str, dict[str, object]] = {}
-    for error in errors:
-        entry = docs.setdefault(error.status_code, error.schema())
-        if entry is not error.schema():
-            entry["description"] = f"{entry['description']}; {error.title} (`{error.code}`)"
-    return docs
-
-
 @router.get(
     "/accounts/{account_id}/orders/{order_id}/cancel-options",
     response_model=CancelOptions,
@@ -58,8 +53,17 @@ def _refusal_docs(*errors: type[AppError]) -> dict[int | str, dict[str, object]]
     description="Reads the order from the marketplace (Lazada: GetOrderItems and "
     "OrderCancelValidate) and says whether it can be cancelled now, with which reasons, and "
     "which other items a cancellation would take with it. Changes nothing.",
-    responses=_refusal_docs(
-        AccountNotFound, RemoteOrderNotFound, MarketplaceAuthFailed, MarketplaceDown
+    responses=error_responses(
+        AccountNotFound,
+        RemoteOrderNotFound,
+        MarketplaceRefused,
+        UnprocessableEntity,
+        UnknownItems,
+        InvalidOrderNumber,
+        MarketplaceInputRejected,
+        MarketplaceAuthFailed,
+        CredentialsUnreadable,
+        MarketplaceDown,
     ),
 )
 async def cancel_options(
@@ -94,15 +98,26 @@ async def cancel_options(
     responses={
         200: {"description": "An earlier result, replayed", "model": Cancellation},
         202: {"description": "Accepted; the marketplace decides later", "model": Cancellation},
-        **_refusal_docs(
+        **error_responses(
             IdempotencyKeyRequired,
-            RemoteOrderNotFound,
-            ItemsNotCancellable,
-            AlreadyCancelled,
+            AccountNotFound,
+            UnprocessableEntity,
             IdempotencyKeyReused,
-            MarketplaceAuthFailed,
-            MarketplaceDown,
+            *REFUSALS.values(),
         ),
+    },
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": True,
+                "description": "A unique key per logical cancel request (1-255 printable "
+                "characters; a UUID does): retries with it never cancel twice.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
+                "example": "5f0c6a36-4f5e-4d7e-9a51-2f1f7c9b8a10",
+            }
+        ]
     },
 )
 async def create_cancellation(
@@ -113,13 +128,8 @@ async def create_cancellation(
     data: CancellationCreate,
     idempotency_key: Annotated[
         str | None,
-        Header(
-            alias="Idempotency-Key",
-            description="A unique key per logical cancel request: 1-255 printable characters "
-            "(otherwise `400 idempotency_key_required`).",
-            # Documented, not enforced by FastAPI: every bad key gets the one 400 below.
-            json_schema_extra={"minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
-        ),
+        # Documented by openapi_extra, as required: a missing one gets our 400, not a 422.
+        Header(alias="Idempotency-Key", include_in_schema=False),
     ] = None,
 ) -> Cancellation:
     # isprintable() also refuses NUL and every other control character.
