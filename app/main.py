@@ -20,6 +20,7 @@ from app.integrations.http import new_http_client
 from app.integrations.lazada.endpoints import lazada_webhook_fast
 from app.integrations.lazada.endpoints import router as lazada_webhook_router
 from app.integrations.lazada.intake import Intake
+from app.kit.docs import install_offline_docs
 from app.kit.spool import Spool
 from app.middleware import RequestIdMiddleware
 from app.openapi import install_problem_openapi
@@ -91,7 +92,10 @@ def create_app(settings: Settings, database_url: str, *, with_worker: bool = Fal
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # install_offline_docs: /docs and /redoc without a CDN
+        redoc_url=None,
     )
+    install_offline_docs(app)
     add_exception_handlers(app)
     install_problem_openapi(app)
     app.add_middleware(RequestIdMiddleware)

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app.kit.docs import install_offline_docs
 from app.sandbox.lazada.admin import build_admin_router
 from app.sandbox.lazada.api import build_rest_router
 from app.sandbox.lazada.pusher import Pusher
@@ -32,10 +33,11 @@ def create_lazada_sandbox(
     app = FastAPI(
         title="Lazada sandbox",
         lifespan=lifespan,
-        docs_url="/_sandbox/docs",
+        docs_url=None,
         redoc_url=None,
         openapi_url="/_sandbox/openapi.json",
     )
+    install_offline_docs(app, docs_url="/_sandbox/docs", redoc_url=None)
     app.include_router(build_rest_router(state, pusher))
     app.include_router(build_admin_router(state, pusher))
     # For in-process callers (the CLI, tests) that want to inspect or tweak state directly.

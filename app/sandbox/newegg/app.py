@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from app.kit.docs import install_offline_docs
 from app.sandbox.newegg.admin import build_admin_router
 from app.sandbox.newegg.api import build_site_router
 from app.sandbox.newegg.models import SITE_PREFIX
@@ -19,10 +20,11 @@ def create_newegg_sandbox() -> FastAPI:
     state = NeweggState()
     app = FastAPI(
         title="Newegg sandbox",
-        docs_url="/_sandbox/docs",
+        docs_url=None,
         redoc_url=None,
         openapi_url="/_sandbox/openapi.json",
     )
+    install_offline_docs(app, docs_url="/_sandbox/docs", redoc_url=None)
     app.add_middleware(RawReceiveMiddleware)
     for site in SITE_PREFIX:
         app.include_router(build_site_router(state, site))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from app.kit.docs import install_offline_docs
 from app.sandbox.shoplazza.admin import build_admin_router
 from app.sandbox.shoplazza.api import build_fallback_router, build_rest_router
 from app.sandbox.shoplazza.state import ShoplazzaState
@@ -18,10 +19,11 @@ def create_shoplazza_sandbox() -> FastAPI:
     state = ShoplazzaState()
     app = FastAPI(
         title="Shoplazza sandbox",
-        docs_url="/_sandbox/docs",
+        docs_url=None,
         redoc_url=None,
         openapi_url="/_sandbox/openapi.json",
     )
+    install_offline_docs(app, docs_url="/_sandbox/docs", redoc_url=None)
     app.add_middleware(RawReceiveMiddleware)
     app.include_router(build_rest_router(state))
     app.include_router(build_admin_router(state))
