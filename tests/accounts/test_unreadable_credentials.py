@@ -88,6 +88,7 @@ async def serve(
         "ORDERSYNC_SWEEP_AGE": "1",
         "ORDERSYNC_RETRY_BASE_DELAY": "0.05",
         "ORDERSYNC_RETRY_MAX_DELAY": "0.3",
+        "ORDERSYNC_CANCEL_POLL_INTERVAL": "0.2",
     }
     log_path = tmp_path / f"{name}.log"
     with log_path.open("wb") as log_file:
@@ -328,3 +329,61 @@ class TestAnotherKey:
         log = service.log()
         resumed = [line for line in log if line["event"] == "account.credentials.readable"]
         assert [line["account_id"] for line in resumed] == [lazada]
+
+    async def test_a_pending_marketplace_decision_waits_for_readable_credentials(
+        self,
+        api: httpx.AsyncClient,
+        newegg: httpx.AsyncClient,
+        service_args: dict[str, Any],
+    ) -> None:
+        seller = (
+            await newegg.post("/_sandbox/sellers", json={"seller_id": "A006", "sites": ["us"]})
+        ).json()
+        account = (
+            await api.post(
+                "/v1/accounts",
+                json={
+                    "marketplace": "newegg",
+                    "seller_id": "A006",
+                    "site": "us",
+                    "api_key": seller["api_key"],
+                    "secret_key": seller["secret_key"],
+                },
+            )
+        ).json()["id"]
+        order = (
+            await newegg.post("/_sandbox/orders", json={"seller_id": "A006", "fulfillment": "sbn"})
+        ).json()["order_number"]
+        # Shipped by Newegg: accepted, and the worker follows the warehouse's decision.
+        accepted = await api.post(
+            f"/v1/accounts/{account}/orders/{order}/cancellations",
+            json={"reason": "customer_request"},
+            headers={"Idempotency-Key": "sbn-1"},
+        )
+        assert accepted.status_code == 202, accepted.text
+        cancellation = f"/v1/cancellations/{accepted.json()['id']}"
+        await newegg.post(f"/_sandbox/orders/{order}/sbn-result", json={"result": "Success"})
+
+        async with serve(keys=OTHER_KEY, name="poll-without", **service_args) as service:
+
+            async def refused() -> bool:
+                return any(
+                    line["event"] == "account.credentials.unreadable"
+                    and line["account_id"] == account
+                    for line in service.log()
+                )
+
+            await wait_for(refused, what="the poll to find the credentials unreadable")
+            assert (await service.client.get(cancellation)).json()["status"] == "processing"
+        assert "worker.job.error" not in {line["event"] for line in service.log()}
+        assert "Traceback" not in service.raw_log()
+
+        async with serve(
+            keys=f"{OTHER_KEY},{ENCRYPTION_KEY}", name="poll-with", **service_args
+        ) as service:
+
+            async def decided() -> bool:
+                found = (await service.client.get(cancellation)).json()
+                return bool(found["status"] == "succeeded")
+
+            await wait_for(decided, what="the poll to record the decision")
