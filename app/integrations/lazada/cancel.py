@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import structlog
 
+from app.accounts.credentials import CredentialsUnreadable
 from app.cancellations.errors import (
     AlreadyCancelled,
     ItemsNotCancellable,
@@ -28,7 +29,11 @@ from app.db import transaction
 from app.integrations.lazada.client import LazadaClient
 from app.integrations.lazada.jobs import enqueue_order_sync
 from app.integrations.lazada.schemas import LazadaOrderItem, LazadaReasonOption
-from app.integrations.lazada.tokens import AccountNeedsReauth, with_fresh_token
+from app.integrations.lazada.tokens import (
+    AccountNeedsReauth,
+    CredentialsPaused,
+    with_fresh_token,
+)
 from app.orders.statuses import ItemStatus
 
 log = structlog.get_logger(__name__)
@@ -123,6 +128,8 @@ class LazadaCancelFlow:
     async def _call(self, run: CancelRun, call: Callable[[LazadaClient], Awaitable[T]]) -> T:
         try:
             return await with_fresh_token(run.ctx, run.account, call)
+        except CredentialsPaused as exc:  # a refresh found them unreadable
+            raise Refusal(CredentialsUnreadable, str(exc)) from exc
         except AccountNeedsReauth as exc:
             raise Refusal(MarketplaceAuthFailed, str(exc)) from exc
 
