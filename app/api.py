@@ -6,7 +6,8 @@ from app.accounts.endpoints import router as accounts_router
 from app.api_keys.endpoints import router as api_keys_router
 from app.auth import InsufficientScope, authenticate
 from app.cancellations.endpoints import router as cancellations_router
-from app.exceptions import BadRequest, Unauthorized, UnprocessableEntity
+from app.exception_handlers import InvalidValue
+from app.exceptions import BadRequest, Unauthorized, UnprocessableEntity, error_responses
 from app.external_events.endpoints import router as events_router
 from app.orders.endpoints import router as orders_router
 from app.sync_runs.endpoints import router as sync_runs_router
@@ -14,16 +15,10 @@ from app.sync_runs.endpoints import router as sync_runs_router
 router = APIRouter(
     prefix="/v1",
     dependencies=[Depends(authenticate)],
-    responses={
-        400: BadRequest.schema(),
-        401: Unauthorized.schema(),
-        403: InsufficientScope.schema(),
-        422: {
-            **UnprocessableEntity.schema(),
-            "description": "Request is not valid (`code`: `validation_error`; `invalid_value` "
-            "when a value got past validation but the database refused it)",
-        },
-    },
+    # invalid_value: a value got past validation but the database refused it (the safety net).
+    responses=error_responses(
+        BadRequest, Unauthorized, InsufficientScope, UnprocessableEntity, InvalidValue
+    ),
 )
 # /v1/accounts
 router.include_router(accounts_router)

@@ -88,6 +88,7 @@ class TestErrors:
                 "422",
                 {
                     "validation_error",
+                    "invalid_value",
                     "idempotency_key_reused",
                     "unknown_items",
                     "reason_not_supported",

@@ -31,6 +31,7 @@ from app.cancellations.schemas import (
 )
 from app.cancellations.service import cancellation as cancellation_service
 from app.db import SessionDep
+from app.exception_handlers import InvalidValue
 from app.exceptions import UnprocessableEntity, error_responses
 from app.orders.schemas import OrderIdPath
 from app.worker.context import WorkerContext
@@ -58,6 +59,7 @@ def _ctx(request: Request) -> WorkerContext:
         RemoteOrderNotFound,
         MarketplaceRefused,
         UnprocessableEntity,
+        InvalidValue,
         UnknownItems,
         InvalidOrderNumber,
         MarketplaceInputRejected,
@@ -102,6 +104,7 @@ async def cancel_options(
             IdempotencyKeyRequired,
             AccountNotFound,
             UnprocessableEntity,
+            InvalidValue,
             IdempotencyKeyReused,
             *REFUSALS.values(),
         ),

@@ -92,10 +92,18 @@ class Request:
 
 
 class Walker:
-    def __init__(self, document: dict[str, Any], known: dict[str, Callable[[], str]]) -> None:
-        """``known``: baseline values by parameter name (a real account's id, say)."""
+    def __init__(
+        self,
+        document: dict[str, Any],
+        known: dict[str, Callable[[], str]],
+        *,
+        security: str | None = None,
+    ) -> None:
+        """``known``: baseline values by parameter name (a real account's id, say).
+        ``security``: walk only the operations that scheme authenticates."""
         self.document = document
         self.known = known
+        self.security = security
 
     def resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
         while "$ref" in schema:
@@ -118,8 +126,13 @@ class Walker:
     def operations(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
         for path, item in self.document["paths"].items():
             for method in METHODS:
-                if method in item:
+                if method in item and self._secured(item[method]):
                     yield method, path, item[method]
+
+    def _secured(self, operation: dict[str, Any]) -> bool:
+        if self.security is None:
+            return True
+        return any(self.security in entry for entry in operation.get("security", []))
 
     def kind(self, schema: dict[str, Any]) -> str:
         schema = self.plain(schema)

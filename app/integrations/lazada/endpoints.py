@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from app.exceptions import AppError, BadRequest, PayloadTooLarge, Unauthorized, error_responses
 from app.fast_routes import RawRequest
-from app.integrations.lazada.push import InvalidPush, parse_push
+from app.integrations.lazada.push import MAX_FIELD, InvalidPush, parse_push
 from app.integrations.lazada.signing import verify_push_signature
 from app.metrics import PUSHES
 
@@ -69,7 +69,8 @@ class LazadaPushBody(BaseModel):
     stored as they are; the fields used are checked one by one, and others are kept."""
 
     seller_id: str = Field(
-        description='The seller it is about (`"null"` on token alerts: then in `data`).'
+        max_length=MAX_FIELD,
+        description='The seller it is about (`"null"` on token alerts: then in `data`).',
     )
     message_type: int = Field(
         description="0 trade order and 10 reverse order (the order is synced), 8 token expiring "
@@ -82,7 +83,11 @@ class LazadaPushBody(BaseModel):
         "8: `app_key`, `auth_expiry_time`, `seller_id`."
     )
     timestamp: int | None = Field(default=None, description="When Lazada pushed it.")
-    site: str | None = Field(default=None, description="`lazada_` + country: sg my vn th ph id.")
+    site: str | None = Field(
+        default=None,
+        max_length=MAX_FIELD,
+        description="`lazada_` + country: sg my vn th ph id.",
+    )
 
 
 PUSH_EXAMPLE = {

@@ -21,7 +21,7 @@ REVERSE_ORDER = 10
 SYNC_TYPES = frozenset({TRADE_ORDER, REVERSE_ORDER})
 ACTIONABLE_TYPES = SYNC_TYPES | {TOKEN_EXPIRING}
 
-_MAX_FIELD = 64
+MAX_FIELD = 64
 
 
 class InvalidPush(ValueError):
@@ -78,7 +78,7 @@ def _text(value: Any, field: str) -> str | None:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise InvalidPush(f"{field} must be a string or an integer")
     text = str(value)
-    if len(text) > _MAX_FIELD or not text.isprintable():
+    if len(text) > MAX_FIELD or not text.isprintable():
         raise InvalidPush(f"{field} is too long or has control characters")
     return text
 
