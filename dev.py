@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -76,7 +77,22 @@ def ensure_environment() -> None:
         STAMP.write_text(wanted)
 
 
+def ensure_browser() -> None:
+    """The browser tests drive a Chromium through Playwright: the system's (Debian/Ubuntu:
+    `apt-get install chromium`, which .ci/run does), or else Playwright's own, fetched once."""
+    if shutil.which("chromium") or shutil.which("chromium-browser"):
+        return
+    step("No chromium on PATH: fetching Playwright's own (python -m playwright install chromium)")
+    result = subprocess.run([str(PYTHON), "-m", "playwright", "install", "chromium"], cwd=ROOT)
+    if result.returncode != 0:
+        sys.exit(
+            "No browser for the browser tests: install chromium (Debian/Ubuntu: "
+            "apt-get install chromium) and run again."
+        )
+
+
 def test(extra: list[str]) -> NoReturn:
+    ensure_browser()
     step("ruff check")
     run(BIN / "ruff", "check", ".")
     step("ruff format --check")
