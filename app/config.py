@@ -179,6 +179,23 @@ class Settings(EncryptionSettings):
         "each order line on its own (and close status changes a second apart): the pushes "
         "that arrive meanwhile join the waiting sync instead of causing another fetch.",
     )
+    sync_batch_threshold: int = Field(
+        default=4,
+        ge=0,
+        le=50,
+        validation_alias=AliasChoices("ORDERSYNC_SYNC_BATCH_THRESHOLD"),
+        description="An account with more orders due than this is synced in batches (Lazada "
+        "GetMultipleOrderItems, 50 orders a call) instead of order by order (2 calls each).",
+    )
+    sync_slice: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        validation_alias=AliasChoices("ORDERSYNC_SYNC_SLICE"),
+        description="How long one account's sync runs before it yields its worker slot to "
+        "other accounts (it queues its own continuation): one seller's backlog cannot hold "
+        "the workers while another seller waits.",
+    )
     sync_max_attempts: int = Field(
         default=6, ge=1, le=50, validation_alias=AliasChoices("ORDERSYNC_SYNC_MAX_ATTEMPTS")
     )

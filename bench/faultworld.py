@@ -265,7 +265,7 @@ class World:
             try:
                 picked = await db.fetchval(
                     "SELECT count(*) FROM pgqueuer WHERE status = 'picked' "
-                    "AND entrypoint = 'lazada.order.sync'"
+                    "AND entrypoint = 'lazada.account.sync'"
                 )
             finally:
                 await db.close()

@@ -4,12 +4,16 @@ that holds it, even after another holder was killed without a chance to clean up
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.fixtures.processes import ORDERSYNC, clean_environment, spawn
 from tests.fixtures.services import wait_for
@@ -21,6 +25,16 @@ HOLD = (
     "print('holding', flush=True)\n"
     "signal.pause()\n"  # until killed
 )
+
+
+@pytest.fixture
+def tmp_path() -> Iterator[Path]:
+    """Outside pytest's own temporary root: under root the embedded Postgres runs as another
+    user, for whom pgserver opens the path's directories, and a concurrent pytest session
+    closes pytest's root again (0700) under its feet."""
+    with tempfile.TemporaryDirectory(prefix="ordersync-embedded-") as tmp:
+        os.chmod(tmp, 0o755)
+        yield Path(tmp)
 
 
 def _holders(data: Path) -> list[int]:

@@ -51,7 +51,8 @@ async def test_metrics_follow_pushes_and_syncs(
         )
     assert _value(after, "ordersync_inbox_events", state="pending") == 1
     assert (
-        _value(after, "ordersync_queue_jobs", entrypoint="lazada.order.sync", status="queued") == 1
+        _value(after, "ordersync_queue_jobs", entrypoint="lazada.account.sync", status="queued")
+        == 1
     )
     assert _value(after, "ordersync_spool_depth") == 0
     assert _value(after, "ordersync_sync_lag_seconds") >= 0

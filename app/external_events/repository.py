@@ -35,6 +35,15 @@ class NewEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class DueOrder:
+    """An order whose pending pushes are due for a sync."""
+
+    order_id: str
+    first_received: datetime  # its oldest pending push
+    first_status_time: int | None  # the earliest status time those pushes report (epoch s)
+
+
+@dataclass(frozen=True, slots=True)
 class InsertedEvent:
     id: int
     account_id: uuid.UUID | None
@@ -110,6 +119,55 @@ _MARK_ORDER_PROCESSED = """
     UPDATE external_events SET state = 'processed', handled_at = now(), last_error = NULL
     WHERE account_id = $1 AND external_order_id = $2 AND state IN ('pending', 'failed')
       AND received_at <= $3
+"""
+_MARK_ORDERS_PROCESSED = """
+    UPDATE external_events
+    SET state = 'processed', handled_at = now(), last_error = NULL, retry_at = NULL
+    WHERE account_id = $1 AND external_order_id = ANY($2::text[])
+      AND state IN ('pending', 'failed') AND received_at <= $3
+"""
+# An account's orders whose pushes are due: the oldest pending pushes first (through
+# ix_external_events_pending_account, so a backlog of any size costs the rows read, not the
+# backlog), each at least ``$3`` seconds old (ORDERSYNC_SYNC_DELAY: the order's other lines,
+# pushed one by one, join the same sync) and not waiting for a retry.
+_DUE_ORDERS = """
+    SELECT external_order_id, min(received_at) AS first_received,
+           min(status_update_time) AS first_status_time
+    FROM (
+        SELECT external_order_id, received_at, status_update_time
+        FROM external_events
+        WHERE account_id = $1 AND state = 'pending' AND external_order_id IS NOT NULL
+          AND message_type = ANY($2::int[])
+          AND received_at <= now() - make_interval(secs => $3)
+          AND (retry_at IS NULL OR retry_at <= now())
+        ORDER BY received_at
+        LIMIT $4 * 8
+    ) AS oldest
+    GROUP BY external_order_id
+    ORDER BY min(received_at)
+    LIMIT $4
+"""
+# When the account's next pending push becomes due (NULL: none waits).
+_NEXT_DUE = """
+    SELECT min(greatest(received_at + make_interval(secs => $3), coalesce(retry_at, received_at)))
+    FROM external_events
+    WHERE account_id = $1 AND state = 'pending' AND external_order_id IS NOT NULL
+      AND message_type = ANY($2::int[])
+"""
+# A failed attempt on some orders' pending pushes: one more attempt counted, the error noted,
+# and either a time to try again or, past the last attempt, the pushes parked as failed.
+_DEFER_ORDERS = """
+    UPDATE external_events AS e
+    SET attempts = e.attempts + 1,
+        last_error = $5,
+        retry_at = CASE WHEN e.attempts + 1 >= $6 THEN NULL
+                        ELSE now() + make_interval(secs => d.delay) END,
+        state = CASE WHEN e.attempts + 1 >= $6 THEN 'failed' ELSE e.state END,
+        handled_at = CASE WHEN e.attempts + 1 >= $6 THEN now() ELSE NULL END
+    FROM unnest($2::text[], $3::float8[]) AS d(order_id, delay)
+    WHERE e.account_id = $1 AND e.external_order_id = d.order_id AND e.state = 'pending'
+      AND e.message_type = ANY($4::int[])
+    RETURNING e.external_order_id, e.state, e.attempts
 """
 
 
@@ -232,6 +290,87 @@ class ExternalEventRepository:
         )
         return int(status.rsplit(" ", 1)[-1])  # "UPDATE <count>"
 
+    async def mark_orders_processed(
+        self, *, account_id: uuid.UUID, order_ids: Sequence[str], received_before: datetime
+    ) -> int:
+        """``mark_order_processed`` for many orders of one account, in one statement."""
+        if not order_ids:
+            return 0
+        driver = await driver_connection(self.session)
+        status = await driver.execute(
+            _MARK_ORDERS_PROCESSED, account_id, list(order_ids), received_before
+        )
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def due_orders(
+        self,
+        *,
+        account_id: uuid.UUID,
+        message_types: Sequence[int],
+        min_age: float,
+        limit: int,
+    ) -> Sequence[DueOrder]:
+        """The account's orders whose pushes are due, oldest first (at most ``limit``)."""
+        driver = await driver_connection(self.session)
+        rows = await driver.fetch(_DUE_ORDERS, account_id, list(message_types), min_age, limit)
+        return [
+            DueOrder(row["external_order_id"], row["first_received"], row["first_status_time"])
+            for row in rows
+        ]
+
+    async def next_due(
+        self, *, account_id: uuid.UUID, message_types: Sequence[int], min_age: float
+    ) -> datetime | None:
+        """When the account's next pending push becomes due (None: none is pending)."""
+        driver = await driver_connection(self.session)
+        due: datetime | None = await driver.fetchval(
+            _NEXT_DUE, account_id, list(message_types), min_age
+        )
+        return due
+
+    async def defer_orders(
+        self,
+        *,
+        account_id: uuid.UUID,
+        delays: dict[str, float],
+        message_types: Sequence[int],
+        error: str,
+        max_attempts: int,
+    ) -> dict[str, str]:
+        """Count a failed attempt on these orders' pending pushes: each tried again after its
+        delay, or parked as failed once ``max_attempts`` are spent. Returns each order's state
+        (``pending`` or ``failed``)."""
+        if not delays:
+            return {}
+        driver = await driver_connection(self.session)
+        rows = await driver.fetch(
+            _DEFER_ORDERS,
+            account_id,
+            list(delays),
+            list(delays.values()),
+            list(message_types),
+            error[:2000] or None,
+            max_attempts,
+        )
+        return {row["external_order_id"]: row["state"] for row in rows}
+
+    async def attempts_of(
+        self, *, account_id: uuid.UUID, order_ids: Sequence[str]
+    ) -> dict[str, int]:
+        """The attempts spent on each order's pending pushes so far (the most of any)."""
+        if not order_ids:
+            return {}
+        rows = await self.session.execute(
+            select(ExternalEvent.external_order_id, func.max(ExternalEvent.attempts))
+            .where(
+                ExternalEvent.account_id == account_id,
+                ExternalEvent.state == EventState.pending.value,
+                ExternalEvent.external_order_id.in_(list(order_ids)),
+            )
+            .group_by(ExternalEvent.external_order_id)
+        )
+        return {order_id: int(attempts) for order_id, attempts in rows if order_id}
+
     async def mark_pending(
         self,
         *,
@@ -265,53 +404,48 @@ class ExternalEventRepository:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def reopen(self, event: ExternalEvent, *, account_id: uuid.UUID | None) -> None:
+        """Pending again, with its attempts spent so far forgotten (a replay starts over)."""
         event.state = EventState.pending.value
         event.account_id = account_id
         event.last_error = None
         event.handled_at = None
+        event.attempts = 0
+        event.retry_at = None
         await self.session.flush()
 
-    async def stale_pending_orders(
-        self, *, older_than: datetime, limit: int, job_prefix: str
-    ) -> Sequence[tuple[uuid.UUID, str]]:
-        """Orders whose pending events have waited too long and have no sync queued or
-        running (``job_prefix:{account}:{order}`` is the sync's dedupe key): the sweeper
-        re-queues these. An order whose job is merely slow is left alone, and so is an account
-        waiting for its seller to authorise again (re-authorising re-queues its pushes)."""
+    async def stale_pending_accounts(
+        self, *, older_than: datetime, job_prefix: str
+    ) -> Sequence[uuid.UUID]:
+        """Accounts with pushes pending since before ``older_than`` (and not waiting for a
+        retry) but no sync queued or running (``job_prefix:{account}`` is its dedupe key): the
+        sweeper queues these. An account waiting for its seller to authorise again is left
+        alone (re-authorising queues its sync). One index probe per account, whatever the
+        backlog."""
         result = await self.session.execute(
             text(
                 """
-                SELECT DISTINCT e.account_id, e.external_order_id
-                FROM external_events AS e
-                WHERE e.state = 'pending'
-                  AND e.received_at < :older_than
-                  AND e.account_id IS NOT NULL
-                  AND e.external_order_id IS NOT NULL
-                  AND NOT EXISTS (
-                      SELECT 1 FROM marketplace_accounts AS a
-                      WHERE a.id = e.account_id AND a.needs_reauth
+                SELECT a.id FROM marketplace_accounts AS a
+                WHERE NOT a.needs_reauth
+                  AND EXISTS (
+                      SELECT 1 FROM external_events AS e
+                      WHERE e.account_id = a.id AND e.state = 'pending'
+                        AND e.received_at < :older_than
+                        AND e.external_order_id IS NOT NULL
+                        AND (e.retry_at IS NULL OR e.retry_at <= now())
                   )
                   AND NOT EXISTS (
                       SELECT 1 FROM pgqueuer AS j
                       WHERE j.status IN ('queued', 'picked')
                         AND (
-                            j.dedupe_key = :prefix || ':' || e.account_id || ':'
-                                || e.external_order_id
-                            OR j.dedupe_key LIKE :prefix || ':' || e.account_id || ':'
-                                || e.external_order_id || :follow_up || '%'
+                            j.dedupe_key = :prefix || ':' || a.id
+                            OR j.dedupe_key LIKE :prefix || ':' || a.id || :follow_up || '%'
                         )
                   )
-                LIMIT :limit
                 """
             ),
-            {
-                "older_than": older_than,
-                "limit": limit,
-                "prefix": job_prefix,
-                "follow_up": FOLLOW_UP_SUFFIX,
-            },
+            {"older_than": older_than, "prefix": job_prefix, "follow_up": FOLLOW_UP_SUFFIX},
         )
-        return [(row[0], row[1]) for row in result.all()]
+        return [row[0] for row in result.all()]
 
     async def pending_orders(
         self, account_id: uuid.UUID, *, message_types: Sequence[int], limit: int
@@ -335,4 +469,4 @@ class ExternalEventRepository:
         rows = await self.session.execute(
             select(ExternalEvent.state, func.count()).group_by(ExternalEvent.state)
         )
-        return {state: count for state, count in rows.tuples()}
+        return {state: count for state, count in rows}

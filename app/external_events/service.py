@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.repository import AccountRepository
 from app.exceptions import Conflict, NotFound
 from app.external_events.repository import ExternalEventRepository
-from app.integrations.lazada.jobs import enqueue_order_sync, enqueue_token_refresh
+from app.integrations.lazada.jobs import enqueue_account_sync, enqueue_token_refresh
 from app.integrations.lazada.push import SYNC_TYPES, TOKEN_EXPIRING
 from app.models import EventState, ExternalEvent
 
@@ -63,7 +63,7 @@ class ExternalEventService:
             account_id = await self._route(session, event)
         await repository.reopen(event, account_id=account_id)
         if event.message_type in SYNC_TYPES and event.external_order_id:
-            await enqueue_order_sync(session, account_id, event.external_order_id)
+            await enqueue_account_sync(session, account_id)
         elif event.message_type == TOKEN_EXPIRING:
             await enqueue_token_refresh(session, account_id)
         return event

@@ -45,6 +45,13 @@ class ExternalEvent(Base):
             "external_order_id",
             postgresql_where=text("state = 'pending'"),
         ),
+        # An account's pending pushes, oldest first: what its sync job reads.
+        Index(
+            "ix_external_events_pending_account",
+            "account_id",
+            "received_at",
+            postgresql_where=text("state = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -68,3 +75,5 @@ class ExternalEvent(Base):
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
     handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A pending push whose order failed transiently is not taken again before this.
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -34,7 +34,7 @@ from app.db import (
 from app.external_events.repository import ExternalEventRepository
 from app.integrations.lazada import schedule as lazada_schedule
 from app.integrations.lazada import tasks as lazada_tasks
-from app.integrations.lazada.jobs import SYNC_ORDER, enqueue_order_sync
+from app.integrations.lazada.jobs import SYNC_ACCOUNT, enqueue_account_sync
 from app.kit.supervisor import Loop, Supervisor
 from app.kit.time import utc_now
 from app.worker.context import WorkerContext
@@ -60,21 +60,21 @@ def new_supervisor(settings: Settings) -> Supervisor:
 
 
 async def sweep_once(ctx: WorkerContext) -> int:
-    """Queue a sync for every order whose pushes have waited longer than ``sweep_age``.
+    """Queue the sync of every account whose pushes have waited longer than ``sweep_age``.
 
     Coalescing in the webhook is race-free for the common cases; this is the net under the rare
-    ones (a push landing just as its job finishes, a job lost with a dropped database), so that
-    an acknowledged push always gets its work done.
+    ones (a push landing just as its account's sync finishes, a job lost with a dropped
+    database), so that an acknowledged push always gets its work done.
     """
     older_than = utc_now() - timedelta(seconds=ctx.settings.sweep_age)
     async with transaction(ctx.sessionmaker) as session:
-        stale = await ExternalEventRepository.from_session(session).stale_pending_orders(
-            older_than=older_than, limit=500, job_prefix=SYNC_ORDER
+        stale = await ExternalEventRepository.from_session(session).stale_pending_accounts(
+            older_than=older_than, job_prefix=SYNC_ACCOUNT
         )
-        for account_id, order_id in stale:
-            await enqueue_order_sync(session, account_id, order_id)
+        for account_id in stale:
+            await enqueue_account_sync(session, account_id)
     if stale:
-        log.info("worker.sweep.requeued", orders=len(stale))
+        log.info("worker.sweep.requeued", accounts=len(stale))
     return len(stale)
 
 

@@ -205,8 +205,9 @@ class LazadaClient:
     async def get_multiple_order_items(
         self, order_ids: Sequence[str]
     ) -> dict[str, LazadaOrderItems]:
-        """GetMultipleOrderItems for up to 50 orders, by order id; orders Lazada did not find
-        are absent (error 39, "no orders found", is an empty answer)."""
+        """GetMultipleOrderItems for up to 50 orders, by order id. When none is found (error 39)
+        the answer is empty; when only some are, Lazada fails the call (error 37, ``Rejected``),
+        and the caller tells them apart."""
         if not order_ids:
             return {}
         if len(order_ids) > MAX_MULTI_ORDER_IDS:

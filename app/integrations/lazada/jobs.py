@@ -3,15 +3,40 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.worker import Enqueued, enqueue_coalesced
 
+# A push queues its account's sync (coalesced: one waiting per account), which syncs every
+# order whose pushes are due. An order synced on request, with no push behind it (after a
+# cancel), has a job of its own.
+SYNC_ACCOUNT = "lazada.account.sync"
 SYNC_ORDER = "lazada.order.sync"
 REFRESH_TOKEN = "lazada.token.refresh"
 RECONCILE = "lazada.reconcile"
 BACKFILL = "lazada.backfill"
+
+
+def account_sync_key(account_id: uuid.UUID) -> str:
+    """The account sync's dedupe key; the intake's statement builds the same one
+    (``JobCall``: entrypoint ``:`` account id)."""
+    return f"{SYNC_ACCOUNT}:{account_id}"
+
+
+async def enqueue_account_sync(
+    session: AsyncSession, account_id: uuid.UUID, *, delay: timedelta | None = None
+) -> Enqueued:
+    """Queue the account's sync unless one is waiting; while one runs, a follow-up (the
+    running one may have read the inbox before the pushes that call for this)."""
+    return await enqueue_coalesced(
+        session,
+        SYNC_ACCOUNT,
+        {"account_id": str(account_id)},
+        account_sync_key(account_id),
+        delay=delay,
+    )
 
 
 async def enqueue_order_sync(

@@ -145,7 +145,7 @@ def _items_call(
     return call
 
 
-async def _unchanged(
+async def unchanged_orders(
     ctx: WorkerContext, account_id: uuid.UUID, orders: Sequence[LazadaOrder]
 ) -> set[str]:
     """Orders we already hold exactly as listed (same ``updated_at``, same item statuses)."""
@@ -205,7 +205,7 @@ async def pull(
                 page = await caller(_list_call(pager, window_end))
                 fresh = pager.accept(page.orders, page.count_total)
                 progress.orders_seen += len(fresh)
-                unchanged = await _unchanged(ctx, account.id, fresh)
+                unchanged = await unchanged_orders(ctx, account.id, fresh)
                 wanted = [order.order_id for order in fresh if order.order_id not in unchanged]
                 items: dict[str, LazadaOrderItems] = {}
                 for index in range(0, len(wanted), limits.items_batch):

@@ -9,7 +9,7 @@ import asyncpg
 import structlog
 
 from app.external_events.repository import EventToStore, JobCall, store_with_jobs
-from app.integrations.lazada.jobs import REFRESH_TOKEN, SYNC_ORDER
+from app.integrations.lazada.jobs import REFRESH_TOKEN, SYNC_ACCOUNT
 from app.integrations.lazada.push import SOURCE, SYNC_TYPES, TOKEN_EXPIRING, LazadaPush
 from app.models import EventState
 
@@ -70,7 +70,9 @@ async def ingest_many(
 def _job_for(push: LazadaPush, sync_delay: float) -> JobCall | None:
     """What a push calls for once it is stored and routed (the statement adds the account)."""
     if push.message_type in SYNC_TYPES and push.order_id is not None:
-        return JobCall(SYNC_ORDER, f":{push.order_id}", {"order_id": push.order_id}, sync_delay)
+        # The account's sync reads the order from the inbox; its key is the account's alone,
+        # so a burst of any size waits as one job.
+        return JobCall(SYNC_ACCOUNT, delay=sync_delay)
     if push.message_type == TOKEN_EXPIRING:
         return JobCall(REFRESH_TOKEN)
     return None

@@ -16,14 +16,22 @@ from datetime import timedelta
 import orjson
 import structlog
 from pgqueuer import QueueManager
+from pgqueuer.errors import RetryRequested
 from pgqueuer.models import Job
 
 from app.accounts import credentials
 from app.accounts.credentials import CredentialsUnreadable
 from app.db import commit_without_flush_wait, transaction
 from app.external_events.repository import ExternalEventRepository
-from app.integrations.lazada import reconcile
-from app.integrations.lazada.jobs import BACKFILL, RECONCILE, REFRESH_TOKEN, SYNC_ORDER
+from app.integrations.lazada import reconcile, sync
+from app.integrations.lazada.jobs import (
+    BACKFILL,
+    RECONCILE,
+    REFRESH_TOKEN,
+    SYNC_ACCOUNT,
+    SYNC_ORDER,
+    enqueue_account_sync,
+)
 from app.integrations.lazada.push import SYNC_TYPES, TOKEN_EXPIRING
 from app.integrations.lazada.tokens import (
     AccountGone,
@@ -41,7 +49,9 @@ from app.worker.retry import run_with_retries
 
 log = structlog.get_logger(__name__)
 
-SYNC_SOURCE = "lazada.sync"
+SYNC_SOURCE = sync.SYNC_SOURCE
+# Another worker syncs the account: look again after this (it is a follow-up of a running one).
+ACCOUNT_BUSY_RETRY = timedelta(seconds=0.5)
 
 
 async def sync_order(ctx: WorkerContext, account_id: uuid.UUID, order_id: str) -> None:
@@ -101,6 +111,30 @@ def register(qm: QueueManager, ctx: WorkerContext) -> None:
         log.info("lazada.job.paused", account_id=str(account_id), order_id=order_id)
         reason = exc.pause_reason()
         await record(account_id, order_id, EventState.pending, reason, types, count_attempt=False)
+
+    @qm.entrypoint(SYNC_ACCOUNT)
+    async def sync_account_job(job: Job) -> None:
+        """A slice of the account's sync; what is left, it queues again (a follow-up while
+        this one runs, so behind every other account's waiting sync)."""
+        payload = orjson.loads(job.payload or b"{}")
+        account_id = uuid.UUID(payload["account_id"])
+        try:
+            outcome = await sync.sync_account(ctx, account_id)
+        except sync.AccountBusy:
+            raise RetryRequested(delay=ACCOUNT_BUSY_RETRY) from None
+        except AccountNeedsReauth as exc:
+            await paused(account_id, None, exc, SYNC_TYPES)
+            return
+        except AccountGone:
+            log.info("lazada.sync.account_gone", account_id=str(account_id))
+            return
+        delay: timedelta | None = None
+        if not outcome.more_due:
+            if outcome.next_due is None:
+                return
+            delay = max(timedelta(0), outcome.next_due - utc_now())
+        async with transaction(ctx.sessionmaker) as session:
+            await enqueue_account_sync(session, account_id, delay=delay)
 
     @qm.entrypoint(SYNC_ORDER, on_failure="hold")
     async def sync_order_job(job: Job) -> None:

@@ -18,7 +18,7 @@ from app.db import transaction
 from app.external_events.repository import ExternalEventRepository
 from app.integrations.errors import AccessTokenInvalid, RefreshTokenInvalid
 from app.integrations.lazada.client import LazadaClient
-from app.integrations.lazada.jobs import enqueue_backfill, enqueue_order_sync
+from app.integrations.lazada.jobs import enqueue_account_sync, enqueue_backfill
 from app.integrations.lazada.push import SYNC_TYPES, TOKEN_EXPIRING
 from app.kit.locking import advisory_xact_lock
 from app.kit.time import utc_now
@@ -182,24 +182,20 @@ async def with_fresh_token(
 
 @dataclass(frozen=True, slots=True)
 class Resumed:
-    orders: int  # syncs queued for pending pushes
+    orders: int  # orders with pushes waiting for the account's sync, queued again
     backfills: int  # paused backfills queued again
     alerts_closed: int  # token-expiry pushes the new tokens answer
-
-
-# Re-queued in the request that re-authorises; the sweeper queues any beyond this.
-RESUME_ORDERS_LIMIT = 1000
 
 
 async def resume(session: AsyncSession, account_id: uuid.UUID) -> Resumed:
     """After the seller authorised again: queue the work that waited for it, in the caller's
     transaction (so it is queued only if the new tokens are stored)."""
     events = ExternalEventRepository.from_session(session)
-    orders = await events.pending_orders(
-        account_id, message_types=sorted(SYNC_TYPES), limit=RESUME_ORDERS_LIMIT
+    waiting = await events.due_orders(
+        account_id=account_id, message_types=sorted(SYNC_TYPES), min_age=0, limit=1000
     )
-    for order_id in orders:
-        await enqueue_order_sync(session, account_id, order_id)
+    if waiting:
+        await enqueue_account_sync(session, account_id)
     runs = await SyncRunRepository.from_session(session).queued_backfills(account_id)
     for run_id in runs:
         await enqueue_backfill(session, run_id)
@@ -214,8 +210,8 @@ async def resume(session: AsyncSession, account_id: uuid.UUID) -> Resumed:
     log.info(
         "lazada.account.resumed",
         account_id=str(account_id),
-        orders=len(orders),
+        orders=len(waiting),
         backfills=len(runs),
         alerts_closed=closed,
     )
-    return Resumed(orders=len(orders), backfills=len(runs), alerts_closed=closed)
+    return Resumed(orders=len(waiting), backfills=len(runs), alerts_closed=closed)

@@ -168,6 +168,9 @@ def get_multiple_order_items(call: Call) -> dict[str, Any]:
     found = [order for order in (seller_order(call, oid) for oid in ids) if order is not None]
     if not found:
         raise LazadaError("39", "E039: No orders were found")
+    if len(found) < len(ids):
+        # One id that is not the seller's fails the whole call (lazada.md §3.4).
+        raise LazadaError("37", "E037: One or more order id in the list are incorrect")
     return ok(
         [
             {

@@ -52,7 +52,7 @@ async def test_mixed_batch_gets_one_answer_per_push_in_order(
     sandbox: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    await connect_seller(api, sandbox)
+    account = (await connect_seller(api, sandbox))["account"]
     stored_before = trade_push(order_id="81", line_id="810")
     await _ingest(sessionmaker, [stored_before])
     token_alert = _token_alert()
@@ -103,11 +103,11 @@ async def test_mixed_batch_gets_one_answer_per_push_in_order(
                 )
             )
         ).all()
-    # Order 81's sync from the first transaction, one sync for order 82's three lines, one refresh.
-    assert [(job[0], orjson.loads(job[1]).get("order_id")) for job in jobs] == [
-        ("lazada.order.sync", "81"),
-        ("lazada.order.sync", "82"),
-        ("lazada.token.refresh", None),
+    # The account's sync from the first transaction, which order 82's three lines join, and
+    # one refresh.
+    assert [(job[0], orjson.loads(job[1])) for job in jobs] == [
+        ("lazada.account.sync", {"account_id": account["id"]}),
+        ("lazada.token.refresh", {"account_id": account["id"]}),
     ]
     assert {job[2] for job in jobs} == {"batch-test"}
     async with sessionmaker() as session:
@@ -164,4 +164,4 @@ async def test_a_sync_waits_for_the_delay_and_a_refresh_does_not(
             )
         )
         waits = {str(row[0]): int(row[1]) for row in rows}
-    assert waits == {"lazada.order.sync": 30, "lazada.token.refresh": 0}
+    assert waits == {"lazada.account.sync": 30, "lazada.token.refresh": 0}

@@ -312,12 +312,14 @@ class TestFailures:
         (event,) = await wait_for(failed, what="the event to fail")
         assert event["attempts"] == settings.sync_max_attempts
         assert "MarketplaceUnavailable" in event["last_error"]
+        calls = await sandbox_calls(sandbox)
+        assert calls["/order/get"] == settings.sync_max_attempts  # one attempt each, no more
 
-        async def parked() -> bool:
-            status = await scalar(sessionmaker, "SELECT status::text FROM pgqueuer")
-            return bool(status == "failed")
+        async def nothing_waits() -> bool:
+            jobs = await scalar(sessionmaker, "SELECT count(*) FROM pgqueuer")
+            return bool(jobs == 0)
 
-        await wait_for(parked, what="PgQueuer to park the job as failed")
+        await wait_for(nothing_waits, what="the account's sync to end: its push is parked")
 
         await sandbox.put("/_sandbox/faults", json={"fail_next": 0})
         replay = await api.post(f"/v1/webhook-events/{event['id']}/replay")
