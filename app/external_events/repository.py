@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import driver_connection
 from app.models import EventState, ExternalEvent
-from app.worker.queue import COALESCED_ENQUEUE_CTES, FOLLOW_UP_SUFFIX, candidate_suffixes
+from app.worker.queue import COALESCED_ENQUEUE_CTES, candidate_suffixes
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,12 +147,19 @@ _DUE_ORDERS = """
     ORDER BY min(received_at)
     LIMIT $4
 """
-# When the account's next pending push becomes due (NULL: none waits).
+# When the account's next pending push becomes due (NULL: none waits): the oldest one not
+# waiting for a retry, or the earliest retry. Two index probes, whatever the backlog.
 _NEXT_DUE = """
-    SELECT min(greatest(received_at + make_interval(secs => $3), coalesce(retry_at, received_at)))
-    FROM external_events
-    WHERE account_id = $1 AND state = 'pending' AND external_order_id IS NOT NULL
-      AND message_type = ANY($2::int[])
+    SELECT least(
+        (SELECT received_at FROM external_events
+         WHERE account_id = $1 AND state = 'pending' AND retry_at IS NULL
+           AND external_order_id IS NOT NULL AND message_type = ANY($2::int[])
+         ORDER BY received_at LIMIT 1) + make_interval(secs => $3),
+        (SELECT retry_at FROM external_events
+         WHERE account_id = $1 AND state = 'pending' AND retry_at IS NOT NULL
+           AND external_order_id IS NOT NULL AND message_type = ANY($2::int[])
+         ORDER BY retry_at LIMIT 1)
+    )
 """
 # A failed attempt on some orders' pending pushes: one more attempt counted, the error noted,
 # and either a time to try again or, past the last attempt, the pushes parked as failed.
@@ -417,10 +424,10 @@ class ExternalEventRepository:
         self, *, older_than: datetime, job_prefix: str
     ) -> Sequence[uuid.UUID]:
         """Accounts with pushes pending since before ``older_than`` (and not waiting for a
-        retry) but no sync queued or running (``job_prefix:{account}`` is its dedupe key): the
-        sweeper queues these. An account waiting for its seller to authorise again is left
-        alone (re-authorising queues its sync). One index probe per account, whatever the
-        backlog."""
+        retry) but no sync queued or running (``job_prefix:{account}`` is its dedupe key, with
+        the queue's follow-up suffixes): the sweeper queues these. An account waiting for its
+        seller to authorise again is left alone (re-authorising queues its sync). A few index
+        probes per account, whatever the backlog or the queue's length."""
         result = await self.session.execute(
             text(
                 """
@@ -436,14 +443,14 @@ class ExternalEventRepository:
                   AND NOT EXISTS (
                       SELECT 1 FROM pgqueuer AS j
                       WHERE j.status IN ('queued', 'picked')
-                        AND (
-                            j.dedupe_key = :prefix || ':' || a.id
-                            OR j.dedupe_key LIKE :prefix || ':' || a.id || :follow_up || '%'
-                        )
+                        AND j.dedupe_key = ANY (ARRAY(
+                            SELECT :prefix || ':' || a.id || suffix
+                            FROM unnest(CAST(:suffixes AS text[])) AS suffix
+                        ))
                   )
                 """
             ),
-            {"older_than": older_than, "prefix": job_prefix, "follow_up": FOLLOW_UP_SUFFIX},
+            {"older_than": older_than, "prefix": job_prefix, "suffixes": candidate_suffixes()},
         )
         return [row[0] for row in result.all()]
 

@@ -52,6 +52,13 @@ class ExternalEvent(Base):
             "received_at",
             postgresql_where=text("state = 'pending'"),
         ),
+        # Its pending pushes waiting for a retry, earliest first: when its sync runs next.
+        Index(
+            "ix_external_events_pending_retry",
+            "account_id",
+            "retry_at",
+            postgresql_where=text("state = 'pending' AND retry_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

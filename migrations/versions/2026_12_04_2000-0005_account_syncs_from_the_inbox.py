@@ -3,7 +3,8 @@ first, a per-push retry time, and autovacuum settings for the tables that churn.
 
 A push no longer queues a job per order: it queues (coalesced) one sync job per account, which
 reads the account's due pushes from the inbox, oldest first (``ix_external_events_pending_
-account``), and syncs their orders one by one or, under a backlog, in batches. A push whose
+account``; those waiting for a retry by ``ix_external_events_pending_retry``), and syncs their
+orders one by one or, under a backlog, in batches. A push whose
 order failed transiently waits until ``retry_at`` before it is taken again (exponential
 backoff per order, in the inbox rather than in the queue).
 
@@ -50,6 +51,12 @@ def upgrade() -> None:
         ["account_id", "received_at"],
         postgresql_where=sa.text("state = 'pending'"),
     )
+    op.create_index(
+        "ix_external_events_pending_retry",
+        "external_events",
+        ["account_id", "retry_at"],
+        postgresql_where=sa.text("state = 'pending' AND retry_at IS NOT NULL"),
+    )
     for table in CHURNING:
         op.execute(f"ALTER TABLE {table} SET ({AUTOVACUUM})")
 
@@ -57,5 +64,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in CHURNING:
         op.execute(f"ALTER TABLE {table} RESET ({AUTOVACUUM_RESET})")
+    op.drop_index("ix_external_events_pending_retry", table_name="external_events")
     op.drop_index("ix_external_events_pending_account", table_name="external_events")
     op.drop_column("external_events", "retry_at")
