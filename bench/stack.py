@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -241,19 +241,21 @@ class Servers:
     sandbox: httpx.AsyncClient
     api: httpx.AsyncClient
     api_token: str  # the bootstrap bearer token (ORDERSYNC_API_TOKENS), every scope
+    more_workers: list[Proc] = field(default_factory=list)  # beyond the first, when asked
 
     @property
     def ordersync(self) -> list[Proc]:
-        """The service, and the worker when it runs apart."""
-        return [self.service] if self.worker is None else [self.service, self.worker]
+        """The service, and the workers when they run apart."""
+        workers = [] if self.worker is None else [self.worker, *self.more_workers]
+        return [self.service, *workers]
 
     def cpu_meter(self) -> CpuMeter:
         cpu = CpuMeter()
         service_pid = self.service.pid
         cpu.groups["service"] = lambda: [service_pid]
         if self.worker is not None:
-            worker_pid = self.worker.pid
-            cpu.groups["worker"] = lambda: [worker_pid]
+            worker_pids = [self.worker.pid, *(w.pid for w in self.more_workers)]
+            cpu.groups["worker"] = lambda: worker_pids
         if (pgdata := self.pgdata) is not None:
             cpu.groups["postgres"] = lambda: postgres_pids(pgdata)
         sandbox_pid = self.sandbox_proc.pid
@@ -270,10 +272,13 @@ async def start_servers(
     *,
     log_level: str,
     separate_worker: bool = False,
+    workers: int = 1,
+    settings: Mapping[str, str] | None = None,
     bare: bool = False,
 ) -> Servers:
-    """Start ``ordersync sandbox``, ``ordersync serve`` (and ``ordersync worker`` apart when
-    ``separate_worker``), and the bare endpoint when ``bare``; wait until they answer."""
+    """Start ``ordersync sandbox``, ``ordersync serve`` (and ``workers`` ``ordersync worker``
+    processes apart when ``separate_worker``), and the bare endpoint when ``bare``; wait until
+    they answer. ``settings``: extra environment for the service and its workers."""
     run_dir = Path(tempfile.mkdtemp(prefix="ordersync-bench-"))
     exits.callback(shutil.rmtree, run_dir, ignore_errors=True)
     api_token = "bench-" + secrets.token_hex(12)
@@ -281,6 +286,7 @@ async def start_servers(
     ports = {name: free_port() for name in names}
     urls = {name: f"http://{HOST}:{port}" for name, port in ports.items()}
     env = service_env(urls, api_token, log_level)
+    env.update(settings or {})
     pgdata: Path | None = None
 
     server_url = os.environ.get("DATABASE_URL")
@@ -331,12 +337,16 @@ async def start_servers(
     if bare_proc is not None:
         await wait_ready(bare_proc, f"{urls['bare']}/healthz", SHORT_STARTUP_DEADLINE_S)
     await wait_ready(service, f"{urls['service']}/healthz", STARTUP_DEADLINE_S)
-    worker: Proc | None = None
+    started: list[Proc] = []
     if separate_worker:  # after serve, which has applied the migrations by now
-        say("starting the worker as its own process (ORDERSYNC_WORKER_PRIORITY, default idle)")
-        worker = spawn("worker", [exe, "worker"], env=env, cwd=run_dir)
-        exits.callback(worker.stop)
-        await wait_logged(worker, "worker.started", SHORT_STARTUP_DEADLINE_S)
+        say(f"starting {workers} worker process(es) (ORDERSYNC_WORKER_PRIORITY, default idle)")
+        for n in range(workers):
+            one = spawn(f"worker-{n}" if n else "worker", [exe, "worker"], env=env, cwd=run_dir)
+            exits.callback(one.stop)
+            started.append(one)
+        for one in started:
+            await wait_logged(one, "worker.started", SHORT_STARTUP_DEADLINE_S)
+    worker = started[0] if started else None
     say("all three servers are up" if bare else "the sandboxes and the service are up")
 
     db_url = env["DATABASE_URL"] if pgdata is None else embedded_url(pgdata)
@@ -352,8 +362,9 @@ async def start_servers(
         )
     )
     return Servers(
-        urls, sandbox_proc, service, worker, bare_proc, pgdata, db, sandbox, api, api_token
-    )
+        urls, sandbox_proc, service, worker, bare_proc, pgdata, db, sandbox, api, api_token,
+        started[1:],
+    )  # fmt: skip
 
 
 # --- the command line -------------------------------------------------------------------------

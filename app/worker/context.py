@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.integrations.clients import Clients
@@ -24,13 +24,6 @@ class WorkerContext:
         self.http = http
         # Shared with the API when both run in one process, so they share rate limits too.
         self.clients = clients or Clients(settings, http)
-
-    @property
-    def engine(self) -> AsyncEngine:
-        """The engine behind ``sessionmaker`` (for connections a job keeps, such as a lock's)."""
-        engine = self.sessionmaker.kw["bind"]
-        assert isinstance(engine, AsyncEngine)
-        return engine
 
     def lazada(self, account: MarketplaceAccount) -> LazadaClient:
         return self.clients.lazada(account)

@@ -86,6 +86,26 @@ async def _active_status(session: AsyncSession, dedupe_key: str) -> str | None:
     return result.scalar_one_or_none()
 
 
+async def runs_ahead(
+    session: AsyncSession, dedupe_key: str, *, job_id: int, heartbeat_timeout: float
+) -> bool:
+    """Does another job under ``dedupe_key`` (or one of its follow-ups) run already, picked
+    before this one (a lower id) and alive (its heartbeat fresh)? Lets jobs of one key take
+    turns without holding anything: the later one steps back and comes again."""
+    found = await session.scalar(
+        text(
+            "SELECT 1 FROM pgqueuer WHERE dedupe_key = ANY(:keys) AND status = 'picked' "
+            "AND id < :job_id AND heartbeat > now() - make_interval(secs => :timeout) LIMIT 1"
+        ),
+        {
+            "keys": _candidate_keys(dedupe_key, True),
+            "job_id": job_id,
+            "timeout": heartbeat_timeout,
+        },
+    )
+    return found is not None
+
+
 async def enqueue_coalesced(
     session: AsyncSession,
     entrypoint: str,

@@ -10,8 +10,9 @@ sync pulls the window their pushes cover instead, as a reconcile does: GetOrders
 GetMultipleOrderItems, 50 orders a call: about 0.03 calls an order where the order-by-order path
 makes 2.
 
-One sync runs per account at a time (a session advisory lock), for at most ``ORDERSYNC_SYNC_
-SLICE`` seconds: then it queues its own continuation and frees its worker slot, so that one
+One sync runs per account at a time (a later job of the account steps back while an earlier one
+runs: nothing held, nothing to leak), for at most ``ORDERSYNC_SYNC_SLICE`` seconds: then it
+queues its own continuation and frees its worker slot, so that one
 seller's backlog of any size cannot keep another seller's push waiting. Every store goes through
 the same stale-proof ``apply_fetched`` as before and closes only the pushes its fetch covers
 (received before it started); a push that arrives meanwhile is left for the next round.
@@ -46,16 +47,17 @@ from app.integrations.lazada.client import (
     MAX_ORDERS_PAGE,
     LazadaClient,
 )
+from app.integrations.lazada.jobs import account_sync_key
 from app.integrations.lazada.pager import WindowPager, WindowStuck
 from app.integrations.lazada.push import SYNC_TYPES
 from app.integrations.lazada.reconcile import unchanged_orders
 from app.integrations.lazada.schemas import LazadaOrderItems, LazadaOrderPage, orders_to_domain
 from app.integrations.lazada.tokens import pause_unreadable, usable_account, with_fresh_token
 from app.kit.backoff import backoff_delay
-from app.kit.locking import try_session_lock
 from app.models import MarketplaceAccount
 from app.orders.service import order as order_service
 from app.worker.context import WorkerContext
+from app.worker.queue import runs_ahead
 
 log = structlog.get_logger(__name__)
 
@@ -91,31 +93,38 @@ class Slice:
     next_due: datetime | None = None  # otherwise, when the next pending push becomes due
 
 
-async def sync_account(ctx: WorkerContext, account_id: uuid.UUID) -> Slice:
-    """Sync the account's due orders for up to one slice. Raises ``AccountBusy`` when another
-    sync of the account runs, ``AccountNeedsReauth``/``AccountGone`` when it cannot run."""
+async def sync_account(ctx: WorkerContext, account_id: uuid.UUID, *, job_id: int) -> Slice:
+    """Sync the account's due orders for up to one slice, as job ``job_id``. Raises
+    ``AccountBusy`` when another sync of the account runs, ``AccountNeedsReauth`` or
+    ``AccountGone`` when it cannot run."""
     settings = ctx.settings
     outcome = Slice()
-    async with try_session_lock(ctx.engine, f"lazada.account.sync:{account_id}") as held:
-        if not held:
-            raise AccountBusy()
-        deadline = time.monotonic() + settings.sync_slice
-        while True:
-            found = await _due(ctx, account_id)
-            if found is None:
-                break
-            started, due, account = found
-            if len(due) > settings.sync_batch_threshold:
-                await _in_a_batch(ctx, account, due, started, outcome, deadline)
-            else:
-                await _one_by_one(ctx, account, [d.order_id for d in due], started, outcome)
-            if time.monotonic() >= deadline:
-                outcome.more_due = True
-                return outcome
-        async with transaction(ctx.sessionmaker) as session:
-            outcome.next_due = await ExternalEventRepository.from_session(session).next_due(
-                account_id=account_id, message_types=SYNC_TYPE_LIST, min_age=settings.sync_delay
-            )
+    async with transaction(ctx.sessionmaker) as session:
+        busy = await runs_ahead(
+            session,
+            account_sync_key(account_id),
+            job_id=job_id,
+            heartbeat_timeout=settings.job_heartbeat_timeout,
+        )
+    if busy:
+        raise AccountBusy()
+    deadline = time.monotonic() + settings.sync_slice
+    while True:
+        found = await _due(ctx, account_id)
+        if found is None:
+            break
+        started, due, account = found
+        if len(due) > settings.sync_batch_threshold:
+            await _in_a_batch(ctx, account, due, started, outcome, deadline)
+        else:
+            await _one_by_one(ctx, account, [d.order_id for d in due], started, outcome)
+        if time.monotonic() >= deadline:
+            outcome.more_due = True
+            return outcome
+    async with transaction(ctx.sessionmaker) as session:
+        outcome.next_due = await ExternalEventRepository.from_session(session).next_due(
+            account_id=account_id, message_types=SYNC_TYPE_LIST, min_age=settings.sync_delay
+        )
     return outcome
 
 

@@ -119,7 +119,7 @@ def register(qm: QueueManager, ctx: WorkerContext) -> None:
         payload = orjson.loads(job.payload or b"{}")
         account_id = uuid.UUID(payload["account_id"])
         try:
-            outcome = await sync.sync_account(ctx, account_id)
+            outcome = await sync.sync_account(ctx, account_id, job_id=job.id)
         except sync.AccountBusy:
             raise RetryRequested(delay=ACCOUNT_BUSY_RETRY) from None
         except AccountNeedsReauth as exc:

@@ -124,7 +124,10 @@ def get_orders(call: Call) -> dict[str, Any]:
         LazadaError("14", "E014: Invalid Offset"),
     )
 
-    orders = call.state.seller_orders(call.authed_seller.seller_id)
+    now = call.state.now_s()
+    orders = [
+        o for o in call.state.seller_orders(call.authed_seller.seller_id) if o.created_at <= now
+    ]
     statuses = _status_filter(call, orders)
 
     def wanted(order: Order) -> bool:
