@@ -14,8 +14,14 @@ How a call gets its token:
   count for everyone now, not at its commit (or never, at its rollback).
 * **Both or neither.** A call that needs the account's and the app's bucket takes from both in
   the same statement, or from none: an account's token is never burnt while the app's bucket
-  says wait (and the other way round). Rows are locked in key order, so two callers never
-  deadlock.
+  says wait (and the other way round). Rows are locked in key order (the account's, then the
+  app's), so two callers never deadlock; a statement that fails or is cancelled takes nothing;
+  a process that dies between its token and its call has spent a token for nothing, which errs
+  on the side of the limit. (Taking one bucket, then the other, would need a refund when the
+  second says wait, and a crash in between would burn the first for nothing; in one statement
+  there is no in between.) The app's row is locked by every call of every process for the
+  length of one statement: a serialisation point of some thousands of calls a second, far
+  above any app's limit.
 * **Waiting is local.** When a bucket says wait, the answer says for how long; the caller sleeps
   that long in this process and asks once more (another process may have taken the token
   meanwhile, then it waits again). Within a process the callers of one account queue on a gate
@@ -113,7 +119,7 @@ class SharedBucket:
 
     async def hold(self, seconds: float) -> None:
         """No call for this account, from any process, for ``seconds``."""
-        await self._owner.hold(self.key, seconds)
+        await self._owner.hold(self.key, max(0.0, seconds))
 
 
 class RateLimiters:

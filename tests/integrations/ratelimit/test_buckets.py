@@ -16,8 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
-from app.config import Settings
+from app.config import Settings, describe_validation_error
 from app.integrations.ratelimit import MustWait
 from app.kit.server import BackgroundServer
 from tests.fixtures.services import make_settings
@@ -288,3 +289,32 @@ class TestDatabaseUnavailable:
                 await one.lazada(seller.account).get_order(seller.order_id)
         assert database_unavailable(raised.value)
         assert (await calls_seen(lazada))["total"] == 0
+
+
+class TestSettings:
+    def test_defaults_are_the_limits_we_always_had(self) -> None:
+        settings = make_settings("http://127.0.0.1:9")
+        assert settings.account_rate_limits == {
+            "lazada": (10.0, 20.0),
+            "shoplazza": (2.0, 1.0),
+            "newegg": (1000 / 3600, 10.0),
+        }
+        assert settings.app_rate_limits == {}  # no per-app limit unless configured
+
+    def test_the_environment_sets_them(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("ORDERSYNC_LAZADA_RATE", "5")
+        monkeypatch.setenv("ORDERSYNC_LAZADA_BURST", "7")
+        monkeypatch.setenv("ORDERSYNC_NEWEGG_RATE_PER_HOUR", "360")
+        monkeypatch.setenv("ORDERSYNC_LAZADA_APP_RATE", "40")
+        settings = make_settings("http://127.0.0.1:9")
+        assert settings.account_rate_limits["lazada"] == (5.0, 7.0)
+        assert settings.account_rate_limits["newegg"] == (0.1, 10.0)
+        assert settings.app_rate_limits == {"lazada": (40.0, 40.0)}  # a second's worth of burst
+
+    def test_a_burst_under_one_call_is_refused_naming_the_variable(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("ORDERSYNC_SHOPLAZZA_BURST", "0.5")
+        with pytest.raises(ValidationError) as refused:
+            make_settings("http://127.0.0.1:9")
+        assert "ORDERSYNC_SHOPLAZZA_BURST" in describe_validation_error(refused.value)
