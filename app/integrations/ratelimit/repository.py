@@ -7,18 +7,19 @@ times come from the database's clock, the one clock every process shares.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
 
-# Take one token from every bucket in ``$1``, or from none of them.
+# Take one token from every bucket listed, or from none of them.
 #
 # Each bucket refills by the time elapsed since ``refilled_at`` at its rate, up to its burst
-# (``$2``, ``$3``: the caller's settings, position for position). A bucket can give a token when
-# it has one and is not held; then every bucket gives one, else none does and the answer says
-# how long each would make the caller wait. Buckets that do not exist yet are left out of the
-# answer (``found`` is then short of ``cardinality($1)``): the caller creates them and asks again.
+# (the caller's settings, given with its key). A bucket can give a token when it has one and is
+# not held; then every bucket gives one, else none does and the answer says how long each would
+# make the caller wait. Buckets that do not exist yet are left out of the answer (``found`` is
+# then short of the count): the caller creates them and asks again.
 #
 # ``FOR UPDATE`` in key order: two callers of the same buckets queue on the first one, and a
 # caller of an account's bucket and the app's never deadlocks with another. ``clock_timestamp()``
@@ -26,14 +27,20 @@ import asyncpg
 # wait for the lock), so ``refilled_at`` never goes backwards. A bucket is written only when the
 # token is taken: a refill computed and not written is computed again, to the same effect, next
 # time.
+#
+# One text per number of buckets (1, or 2 with the app's), with one parameter per value rather
+# than arrays: the plan then knows how many rows it reads, so Postgres settles on one generic
+# plan on the primary key. With arrays it kept planning every execution afresh once the table
+# had thousands of rows (the generic plan's guess of ten keys made it look dearer), which cost
+# more than the statement itself: 0.45 ms a take at 10,000 buckets instead of 0.28.
 _TAKE = """
-WITH wanted AS (
-    SELECT key, rate, burst
-    FROM unnest($1::text[], $2::float8[], $3::float8[]) AS w(key, rate, burst)
+WITH wanted (key, rate, burst) AS (
+    VALUES {wanted}
 ),
 locked AS (
     SELECT b.key, b.tokens, b.refilled_at, b.held_until, w.rate, w.burst
     FROM rate_limit_buckets AS b JOIN wanted AS w USING (key)
+    WHERE b.key IN ({keys})
     ORDER BY b.key
     FOR UPDATE OF b
 ),
@@ -65,14 +72,25 @@ taken AS (
     UPDATE rate_limit_buckets AS b
     SET tokens = a.tokens - 1, refilled_at = a.refilled_at
     FROM answer AS a, decision AS d
-    WHERE b.key = a.key AND d.ok AND d.found = cardinality($1::text[])
+    WHERE b.key IN ({keys}) AND b.key = a.key AND d.ok AND d.found = {count}
     RETURNING b.key
 )
 SELECT d.found::int AS found, (SELECT count(*) FROM taken)::int AS taken,
-       COALESCE((SELECT array_agg(a.wait ORDER BY a.key) FROM answer AS a), '{}') AS waits,
-       COALESCE((SELECT array_agg(a.key ORDER BY a.key) FROM answer AS a), '{}') AS keys
+       COALESCE((SELECT array_agg(a.wait ORDER BY a.key) FROM answer AS a), '{{}}') AS waits,
+       COALESCE((SELECT array_agg(a.key ORDER BY a.key) FROM answer AS a), '{{}}') AS keys
 FROM decision AS d
 """
+
+
+@functools.cache
+def _take_sql(count: int) -> str:
+    """``_TAKE`` for ``count`` buckets: parameters key, rate, burst for each, in order."""
+    wanted = ", ".join(
+        f"(${3 * i + 1}::text, ${3 * i + 2}::float8, ${3 * i + 3}::float8)" for i in range(count)
+    )
+    keys = ", ".join(f"${3 * i + 1}::text" for i in range(count))
+    return _TAKE.format(wanted=wanted, keys=keys, count=count)
+
 
 # Buckets on first use start full. In key order, like _TAKE, so that two processes creating
 # the same two buckets at once wait for each other rather than deadlock.
@@ -138,12 +156,8 @@ class BucketRow:
 
 async def take(connection: asyncpg.Connection, buckets: Sequence[Bucket]) -> Take:
     """One token from each of ``buckets``, or none: one statement, committed on return."""
-    row = await connection.fetchrow(
-        _TAKE,
-        [bucket.key for bucket in buckets],
-        [bucket.rate for bucket in buckets],
-        [bucket.burst for bucket in buckets],
-    )
+    values = [value for b in buckets for value in (b.key, b.rate, b.burst)]
+    row = await connection.fetchrow(_take_sql(len(buckets)), *values)
     assert row is not None
     waits = dict(zip(row["keys"], row["waits"], strict=True))
     return Take(taken=row["taken"] > 0, missing=row["found"] < len(buckets), waits=waits)
