@@ -232,7 +232,9 @@ async def _run_worker(
     http = new_http_client(timeout=settings.http_timeout)
     sessionmaker = create_sessionmaker(engine)
     supervisor = new_supervisor(settings)
-    add_worker_loops(supervisor, WorkerContext(settings, sessionmaker, http), database_url)
+    add_worker_loops(
+        supervisor, WorkerContext(settings, sessionmaker, http, engine=engine), database_url
+    )
     server: BackgroundServer | None = None
     try:
         supervisor.start()

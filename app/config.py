@@ -41,6 +41,18 @@ PLACEHOLDERS = frozenset(
     }
 )
 MIN_API_TOKEN_LENGTH = 16
+
+# Per seller account, (calls a second, burst): the defaults of ORDERSYNC_<MARKETPLACE>_RATE and
+# _BURST. Shoplazza's and Newegg's are documented (shoplazza_newegg.md A5: 2 a second per app
+# and store; B4: Cancel Order 1000 an hour per seller, hence 0.28 a second with a small burst).
+# Lazada publishes no per-second figure for its order APIs (lazada.md §5); 10 a second per
+# seller keeps a mega-sale backlog moving, and its throttling answers (ApiCallLimit, 901) hold
+# the seller's bucket when that is too fast.
+DEFAULT_RATE_LIMITS: dict[str, tuple[float, float]] = {
+    "lazada": (10.0, 20.0),
+    "shoplazza": (2.0, 1.0),
+    "newegg": (1000 / 3600, 10.0),
+}
 MAKE_A_TOKEN = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 
@@ -295,6 +307,54 @@ class Settings(EncryptionSettings):
     webhook_max_body: int = Field(
         default=64 * 1024, ge=1024, validation_alias=AliasChoices("ORDERSYNC_WEBHOOK_MAX_BODY")
     )
+    lazada_rate: float = Field(
+        default=DEFAULT_RATE_LIMITS["lazada"][0],
+        gt=0,
+        validation_alias=AliasChoices("ORDERSYNC_LAZADA_RATE"),
+        description="Lazada calls a second per seller account, all processes together.",
+    )
+    lazada_burst: float = Field(
+        default=DEFAULT_RATE_LIMITS["lazada"][1],
+        ge=1,
+        validation_alias=AliasChoices("ORDERSYNC_LAZADA_BURST"),
+        description="Lazada calls a seller account may make at once after a quiet spell.",
+    )
+    lazada_app_rate: float | None = Field(
+        default=None,
+        gt=0,
+        validation_alias=AliasChoices("ORDERSYNC_LAZADA_APP_RATE"),
+        description="Lazada calls a second for the whole app, every seller and process "
+        "together (Lazada meters apps too); unset: no limit per app.",
+    )
+    lazada_app_burst: float | None = Field(
+        default=None,
+        ge=1,
+        validation_alias=AliasChoices("ORDERSYNC_LAZADA_APP_BURST"),
+        description="Burst of the app's bucket; unset: one second's worth of its rate.",
+    )
+    shoplazza_rate: float = Field(
+        default=DEFAULT_RATE_LIMITS["shoplazza"][0],
+        gt=0,
+        validation_alias=AliasChoices("ORDERSYNC_SHOPLAZZA_RATE"),
+        description="Shoplazza calls a second per shop, all processes together.",
+    )
+    shoplazza_burst: float = Field(
+        default=DEFAULT_RATE_LIMITS["shoplazza"][1],
+        ge=1,
+        validation_alias=AliasChoices("ORDERSYNC_SHOPLAZZA_BURST"),
+    )
+    newegg_rate_per_hour: float = Field(
+        default=DEFAULT_RATE_LIMITS["newegg"][0] * 3600,
+        gt=0,
+        validation_alias=AliasChoices("ORDERSYNC_NEWEGG_RATE_PER_HOUR"),
+        description="Newegg calls an hour per seller, all processes together (Newegg "
+        "documents its limits per hour).",
+    )
+    newegg_burst: float = Field(
+        default=DEFAULT_RATE_LIMITS["newegg"][1],
+        ge=1,
+        validation_alias=AliasChoices("ORDERSYNC_NEWEGG_BURST"),
+    )
 
     @field_validator("lazada_api_base", "lazada_auth_base", "shoplazza_api_base", "newegg_api_base")
     @classmethod
@@ -347,6 +407,23 @@ class Settings(EncryptionSettings):
     @property
     def spool_directory(self) -> Path:
         return self.spool_dir or self.data_dir / "spool"
+
+    @property
+    def account_rate_limits(self) -> dict[str, tuple[float, float]]:
+        """Per marketplace, (calls a second, burst) for each seller account."""
+        return {
+            "lazada": (self.lazada_rate, self.lazada_burst),
+            "shoplazza": (self.shoplazza_rate, self.shoplazza_burst),
+            "newegg": (self.newegg_rate_per_hour / 3600, self.newegg_burst),
+        }
+
+    @property
+    def app_rate_limits(self) -> dict[str, tuple[float, float]]:
+        """Per marketplace whose app is metered, (calls a second, burst) for the whole app."""
+        if self.lazada_app_rate is None:
+            return {}
+        burst = self.lazada_app_burst or max(1.0, self.lazada_app_rate)
+        return {"lazada": (self.lazada_app_rate, burst)}
 
 
 _ENV_NAMES = {

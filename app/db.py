@@ -392,6 +392,26 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     return driver
 
 
+@contextlib.asynccontextmanager
+async def autocommit_driver(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection's asyncpg connection outside any transaction: each statement sent
+    to it commits on its own, whatever transaction the caller holds elsewhere.
+
+    After an error other than a refused value (which leaves the connection as clean as it was),
+    or a cancellation mid-statement, the pool never hands this connection out again.
+    """
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert isinstance(driver, asyncpg.Connection)
+        try:
+            yield driver
+        except BaseException as exc:
+            if not value_refused(exc):
+                await connection.invalidate()
+            raise
+
+
 async def commit_without_flush_wait(session: AsyncSession) -> None:
     """Let this transaction's commit return before its WAL is on disk (``synchronous_commit``
     off for this transaction only; Postgres flushes it within a fraction of a second).

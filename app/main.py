@@ -62,7 +62,7 @@ def create_app(settings: Settings, database_url: str, *, with_worker: bool = Fal
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         http = new_http_client(timeout=settings.http_timeout)
-        ctx = WorkerContext(settings, app.state.sessionmaker, http)
+        ctx = WorkerContext(settings, app.state.sessionmaker, http, engine=engine)
         app.state.ctx = ctx
         intake = Intake(
             engine,

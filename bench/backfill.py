@@ -12,7 +12,7 @@ stored (counted in Postgres), Lazada calls (counted by the sandbox), the run's o
 
 Target: at most 0.05 Lazada calls per order (lazada.md §3.1, §3.4: 100 orders a list page,
 50 orders an items call). The wall time is bounded by the client's pacing (``LIMITS`` in
-app/integrations/ratelimit.py), not by the database. It prints PASS/FAIL but exits 0 unless
+app/integrations/ratelimit/), not by the database. It prints PASS/FAIL but exits 0 unless
 something crashed.
 """
 

@@ -189,7 +189,7 @@ def print_summary(
                 f"  {'':<11} = {(r.cancel.calls - 2 * followups) / r.n:.2f} in the request + "
                 f"{2 * followups / r.n:.2f} after it (syncs for {r.pushes} pushes)"
             )
-    print("what the service's per-account pacing (app/integrations/ratelimit.py) implies:")
+    print("what the service's per-account pacing (app/integrations/ratelimit/) implies:")
     for r in results:
         print(f"  {r.marketplace:<11} {r.pacing}")
     checks = [

@@ -1,5 +1,5 @@
 """One place that builds a marketplace client for an account, with the process's shared HTTP
-client, the configured base URLs and the per-account rate limiters."""
+client, the configured base URLs and the rate limiters every process shares."""
 
 from __future__ import annotations
 
@@ -18,12 +18,10 @@ class WrongMarketplace(ValueError):
 
 
 class Clients:
-    def __init__(
-        self, settings: Settings, http: httpx.AsyncClient, limiters: RateLimiters | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, http: httpx.AsyncClient, limiters: RateLimiters) -> None:
         self.settings = settings
         self.http = http
-        self.limiters = limiters or RateLimiters()
+        self.limiters = limiters
 
     def _check(self, account: MarketplaceAccount, marketplace: str) -> None:
         if account.marketplace != marketplace:

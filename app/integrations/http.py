@@ -7,12 +7,16 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import httpx
+import structlog
 
+from app.db import database_unavailable
 from app.integrations import errors
-from app.integrations.ratelimit import MustWait, TokenBucket
+from app.integrations.ratelimit import MustWait, RateLimiter
 from app.metrics import MARKETPLACE_CALLS, marketplace_of
 
 T = TypeVar("T")
+
+log = structlog.get_logger(__name__)
 
 USER_AGENT = "ordersync/0.1 (+https://github.com/ordersync/ordersync)"
 
@@ -42,11 +46,14 @@ async def call_marketplace(
     what: str,
     send: Callable[[], Awaitable[httpx.Response]],
     read: Callable[[httpx.Response], T],
-    limiter: TokenBucket | None,
+    limiter: RateLimiter | None,
 ) -> T:
     """One marketplace call, paced by ``limiter``, with transport failures mapped to our error
     tree. ``read`` is the marketplace's own answer-to-error mapping; when it says "slow down",
-    the account's bucket holds every caller until the marketplace's time is up."""
+    the account's bucket holds every caller, in every process, until the marketplace's time is
+    up. The limiter's database errors reach the caller as they are (it waits for the database
+    as for any other statement), except while a "slow down" is being reported: that answer is
+    the one to act on, and the next call's token will meet the same database."""
     if limiter is not None:
         try:
             await limiter.acquire()
@@ -66,5 +73,14 @@ async def call_marketplace(
         return read(response)
     except errors.RateLimited as exc:
         if limiter is not None:
-            limiter.hold(exc.retry_after or 1.0)
+            try:
+                await limiter.hold(exc.retry_after or 1.0)
+            except Exception as hold_error:
+                if not database_unavailable(hold_error):
+                    raise
+                log.warning(
+                    "ratelimit.hold_failed",
+                    marketplace=marketplace,
+                    error=type(hold_error).__name__,
+                )
         raise

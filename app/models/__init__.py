@@ -8,6 +8,7 @@ from app.models.marketplace_account import MarketplaceAccount
 from app.models.order import Order
 from app.models.order_item import OrderItem
 from app.models.order_item_status_change import OrderItemStatusChange
+from app.models.rate_limit_bucket import RateLimitBucket
 from app.models.sync_run import SyncRun
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "Order",
     "OrderItem",
     "OrderItemStatusChange",
+    "RateLimitBucket",
     "SyncRun",
 ]

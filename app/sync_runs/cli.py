@@ -37,7 +37,7 @@ async def run_backfill(
     engine = create_engine(database_url, process_name="ordersync-backfill", pool_size=2)
     http = new_http_client(timeout=settings.http_timeout)
     try:
-        ctx = WorkerContext(settings, create_sessionmaker(engine), http)
+        ctx = WorkerContext(settings, create_sessionmaker(engine), http, engine=engine)
         async with transaction(ctx.sessionmaker) as session:
             account = await account_service.get(session, account_id)
             if account.needs_reauth:

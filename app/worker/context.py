@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.integrations.clients import Clients
 from app.integrations.lazada.client import LazadaClient
+from app.integrations.ratelimit import RateLimiters
 from app.models import MarketplaceAccount
 
 
@@ -18,12 +19,27 @@ class WorkerContext:
         sessionmaker: async_sessionmaker[AsyncSession],
         http: httpx.AsyncClient,
         clients: Clients | None = None,
+        *,
+        engine: AsyncEngine | None = None,
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.http = http
-        # Shared with the API when both run in one process, so they share rate limits too.
-        self.clients = clients or Clients(settings, http)
+        # The process's pool: the sessionmaker's engine unless told otherwise.
+        engine = engine or sessionmaker.kw["bind"]
+        assert isinstance(engine, AsyncEngine)
+        self._engine = engine
+        if clients is None:
+            # The rate limits are rows in the database, taken on the process's own pool.
+            clients = Clients(settings, http, RateLimiters.from_settings(engine, settings))
+        # Shared with the API when both run in one process, so they share the per-process
+        # gates in front of the buckets too.
+        self.clients = clients
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The process's engine."""
+        return self._engine
 
     def lazada(self, account: MarketplaceAccount) -> LazadaClient:
         return self.clients.lazada(account)

@@ -11,6 +11,7 @@ from typing import Any
 from lazop_sdk import LazopClient, LazopRequest
 
 from app.integrations.lazada.signing import rest_sign
+from app.sandbox.lazada.models import max_in_window
 
 from .lazada_support import APP_KEY, APP_SECRET, Sandbox
 
@@ -440,7 +441,41 @@ async def test_call_counting(sandbox: Sandbox) -> None:
     assert calls["by_api"] == {"/order/get": 2, "/order/items/get": 1}
     assert calls["ok_by_api"] == {"/order/get": 1}
     await sandbox.admin("DELETE", "/calls")
-    assert await sandbox.admin("GET", "/calls") == {"total": 0, "by_api": {}, "ok_by_api": {}}
+    assert await sandbox.admin("GET", "/calls") == {
+        "total": 0,
+        "by_api": {},
+        "ok_by_api": {},
+        "max_per_second": 0,
+        "by_seller": {},
+    }
+
+
+async def test_calls_per_seller_and_per_second(sandbox: Sandbox) -> None:
+    """Each call counts for the seller whose token it carries, refused ones included (an
+    expired token, a throttled call); ``max_per_second`` is the most calls within any one
+    second, and ``times`` every call's arrival."""
+    token, created = await _seeded(sandbox)
+    other = (await sandbox.seller(OTHER_SELLER))["access_token"]
+    params = {"order_id": str(created["order"]["order_id"])}
+    before = time.time()
+    for _ in range(3):
+        await sandbox.call("/order/get", params, access_token=token)
+    await sandbox.admin("PUT", "/faults", {"throttle_next": 1})
+    assert (await sandbox.call("/order/get", params, access_token=token))["code"] != "0"
+    await sandbox.call("/order/get", params, access_token=other)
+    await sandbox.call("/order/get", params, access_token="not-a-token-we-issued")
+    calls = await sandbox.admin("GET", "/calls", times="true")
+    after = time.time()
+    assert calls["total"] == 6
+    mine, theirs = calls["by_seller"][SELLER], calls["by_seller"][OTHER_SELLER]
+    assert calls["by_seller"].keys() == {SELLER, OTHER_SELLER}
+    assert (mine["total"], theirs["total"]) == (4, 1)
+    assert len(mine["times"]) == 4
+    assert before <= mine["first_at"] <= mine["last_at"] <= after
+    assert mine["max_per_second"] == max_in_window(mine["times"])
+    assert 1 <= mine["max_per_second"] <= 4
+    assert 2 <= calls["max_per_second"] <= 6
+    assert "times" not in (await sandbox.admin("GET", "/calls"))["by_seller"][SELLER]
 
 
 async def test_concurrent_calls_are_all_served(sandbox: Sandbox) -> None:
@@ -486,3 +521,11 @@ async def test_official_sdk_refresh_over_post(sandbox: Sandbox) -> None:
     response = await asyncio.to_thread(refresh)
     assert response.code == "0", response.body
     assert response.body["refresh_token"] != seller["refresh_token"]
+
+
+def test_max_in_window_counts_the_busiest_second() -> None:
+    assert max_in_window([]) == 0
+    assert max_in_window([5.0]) == 1
+    # [0, 1) holds three; [0.5, 1.5) holds four.
+    assert max_in_window([0.0, 0.5, 0.99, 1.0, 1.2, 3.0]) == 4
+    assert max_in_window([3.0, 0.0, 1.0, 2.0]) == 1  # order does not matter; 1 s apart is apart

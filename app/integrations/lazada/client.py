@@ -23,7 +23,7 @@ from app.integrations.lazada.schemas import (
     LazadaToken,
     to_domain,
 )
-from app.integrations.ratelimit import TokenBucket
+from app.integrations.ratelimit import RateLimiter
 
 MARKETPLACE = "lazada"
 
@@ -117,7 +117,7 @@ class LazadaClient:
         access_token: str | None = None,
         api_base: str | None = None,
         auth_base: str | None = None,
-        limiter: TokenBucket | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._http = http
         self._app_key = app_key

@@ -15,7 +15,7 @@ from app.integrations import errors
 from app.integrations.http import call_marketplace
 from app.integrations.newegg.auth import NeweggAuth
 from app.integrations.newegg.schemas import CancelResponse, OrderStatus, SbnResult
-from app.integrations.ratelimit import TokenBucket
+from app.integrations.ratelimit import RateLimiter
 
 MARKETPLACE = "newegg"
 API_HOST = "https://api.newegg.com"
@@ -102,7 +102,7 @@ class NeweggClient:
         api_key: str,
         secret_key: str,
         api_base: str | None = None,
-        limiter: TokenBucket | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._http = http
         self._seller_id = seller_id

@@ -9,7 +9,7 @@ import orjson
 
 from app.integrations import errors
 from app.integrations.http import call_marketplace
-from app.integrations.ratelimit import TokenBucket
+from app.integrations.ratelimit import RateLimiter
 from app.integrations.shoplazza.auth import ShoplazzaAuth
 from app.integrations.shoplazza.schemas import ShoplazzaOrder
 
@@ -78,7 +78,7 @@ class ShoplazzaClient:
         shop_domain: str,
         access_token: str,
         api_base: str | None = None,
-        limiter: TokenBucket | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._http = http
         self._base = (api_base or f"https://{shop_domain}").rstrip("/") + API_PREFIX

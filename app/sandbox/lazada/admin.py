@@ -154,13 +154,16 @@ def build_admin_router(state: SandboxState, pusher: Pusher) -> APIRouter:
         return {**dataclasses.asdict(state.faults), "expired_access_tokens": expired}
 
     @router.get("/calls")
-    async def get_calls() -> dict[str, Any]:
-        return dataclasses.asdict(state.calls)
+    async def get_calls(times: bool = False) -> dict[str, Any]:
+        """Calls served, by API and by seller; ``max_per_second`` is the most calls that
+        arrived within any one second (in all, and per seller). ``?times=true`` adds each
+        seller's arrival times (epoch seconds)."""
+        return state.calls.summary(with_times=times)
 
     @router.delete("/calls")
     async def reset_calls() -> dict[str, Any]:
         state.calls = type(state.calls)()
-        return dataclasses.asdict(state.calls)
+        return state.calls.summary()
 
     @router.post("/clock")
     async def advance_clock(spec: ClockIn) -> dict[str, Any]:

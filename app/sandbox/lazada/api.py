@@ -119,8 +119,8 @@ def build_rest_router(state: SandboxState, pusher: Pusher) -> APIRouter:
     @router.api_route("/{api_path:path}", methods=["GET", "POST"], include_in_schema=False)
     async def rest(api_path: str, request: Request) -> Response:
         api = "/" + api_path.strip("/")
-        state.calls.served(api)
         params = await read_params(request)
+        state.calls.served(api, state.seller_of(params))
         if state.faults.latency_ms:
             await asyncio.sleep(state.faults.latency_ms / 1000)
         # From here to the response there is no await: the call sees and changes the state

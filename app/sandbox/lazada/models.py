@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Country = Literal["sg", "my", "vn", "th", "ph", "id"]
 DateFormat = Literal["lazada", "iso"]
@@ -157,15 +157,58 @@ class Faults:
     max_offset: int = 4500
 
 
+def max_in_window(times: list[float], window: float = 1.0) -> int:
+    """The most of ``times`` that fall within any ``window`` seconds (half-open, [t, t + window)):
+    what a rate limit of N calls a second with a burst of B allows at most N + B of."""
+    ordered = sorted(times)
+    best = start = 0
+    for end, at in enumerate(ordered):
+        while ordered[start] <= at - window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
 @dataclass
 class CallCounters:
     total: int = 0
     by_api: dict[str, int] = field(default_factory=dict)
     ok_by_api: dict[str, int] = field(default_factory=dict)
+    # When each call arrived (wall clock, epoch seconds), in all and per seller (known by the
+    # access or refresh token it carries, valid or not: a refused call counts against Lazada's
+    # limits too), so that a test or a benchmark can check that no seller went over its limit.
+    times: list[float] = field(default_factory=list)
+    times_by_seller: dict[str, list[float]] = field(default_factory=dict)
 
-    def served(self, api: str) -> None:
+    def served(self, api: str, seller_id: str | None = None) -> None:
+        at = time.time()
         self.total += 1
         self.by_api[api] = self.by_api.get(api, 0) + 1
+        self.times.append(at)
+        if seller_id is not None:
+            self.times_by_seller.setdefault(seller_id, []).append(at)
 
     def succeeded(self, api: str) -> None:
         self.ok_by_api[api] = self.ok_by_api.get(api, 0) + 1
+
+    def summary(self, *, with_times: bool = False) -> dict[str, Any]:
+        """``GET /_sandbox/calls``: the counts, the most calls in any one second (in all and per
+        seller), and with ``with_times`` every call's arrival time per seller."""
+        by_seller: dict[str, Any] = {}
+        for seller_id, times in self.times_by_seller.items():
+            entry: dict[str, Any] = {
+                "total": len(times),
+                "max_per_second": max_in_window(times),
+                "first_at": min(times),
+                "last_at": max(times),
+            }
+            if with_times:
+                entry["times"] = times
+            by_seller[seller_id] = entry
+        return {
+            "total": self.total,
+            "by_api": self.by_api,
+            "ok_by_api": self.ok_by_api,
+            "max_per_second": max_in_window(self.times),
+            "by_seller": by_seller,
+        }

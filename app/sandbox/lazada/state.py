@@ -126,6 +126,14 @@ class SandboxState:
         self.refresh_tokens[refresh.value] = refresh
         return access, refresh
 
+    def seller_of(self, params: dict[str, str]) -> str | None:
+        """The seller a call is made for, by the token it carries, valid or not (None: no
+        token we issued)."""
+        token = self.access_tokens.get(params.get("access_token", "")) or self.refresh_tokens.get(
+            params.get("refresh_token", "")
+        )
+        return token.seller_id if token is not None else None
+
     def seller_for_access_token(self, value: str) -> Seller:
         token = self.access_tokens.get(value)
         if token is None or not token.valid_at(self.clock.now()):
