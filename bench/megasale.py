@@ -41,6 +41,7 @@ import orjson
 
 from app.integrations.lazada.signing import push_signature
 from bench.common import expect, say
+from bench.cpu import describe_cpu
 from bench.drain import read_progress, wait_drained
 from bench.lazada import Push, connect_sellers
 from bench.load import Run, closed_loop, new_pool, open_loop, percentile
@@ -161,7 +162,10 @@ async def run_load(
         await asyncio.sleep(max(0.0, start + 0.5 - time.time()))
         rate = len(pushes) / load.seconds
         say(f"{name}: {len(pushes)} pushes at {rate:.0f}/s for {load.seconds:.0f}s ({layout})")
+        cpu = servers.cpu_meter()
+        before = cpu.snapshot()
         run = await open_loop(pool, pushes, rate)
+        run.cpu = cpu.since(before, run.elapsed)
         backlog = await _pending(servers)
         say(f"{name}: load over, {backlog} pushes pending; draining")
         drained = await wait_drained(servers.db, accounts, pushes, 600.0)
@@ -204,6 +208,7 @@ def report(result: Result) -> None:
         f"  pushes: {len(run.samples)} sent, {len(run.acked)} acked, ack p50 "
         f"{_ms(run.latency(50))}, p99 {_ms(run.latency(99))}; max lag {_ms(run.max_lag)}"
     )
+    print(f"  CPU during the load (share of one core): {describe_cpu(run.cpu)}")
     print(
         f"  push -> item status stored: p50 {result.stored_p50:.2f} s, p99 "
         f"{result.stored_p99:.2f} s; backlog at the end of the load {result.backlog_at_end} "

@@ -28,18 +28,12 @@ class WorkerContext:
         # The process's pool: the sessionmaker's engine unless told otherwise.
         engine = engine or sessionmaker.kw["bind"]
         assert isinstance(engine, AsyncEngine)
-        self._engine = engine
         if clients is None:
             # The rate limits are rows in the database, taken on the process's own pool.
             clients = Clients(settings, http, RateLimiters.from_settings(engine, settings))
         # Shared with the API when both run in one process, so they share the per-process
         # gates in front of the buckets too.
         self.clients = clients
-
-    @property
-    def engine(self) -> AsyncEngine:
-        """The process's engine."""
-        return self._engine
 
     def lazada(self, account: MarketplaceAccount) -> LazadaClient:
         return self.clients.lazada(account)
